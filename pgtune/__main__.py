@@ -1,0 +1,3 @@
+from pgtune.cli.app import main
+
+main()

@@ -1,0 +1,108 @@
+"""From hardware, profile, workload and version to the full recommendation and its budget."""
+
+from dataclasses import dataclass
+
+from pgtune.tuning.budget import AUXILIARY_PROCESSES, Budget, fit, reserve_for
+from pgtune.tuning.settings import Setting, to_setting
+from pgtune.tuning.sizing import Context, Decision, autovacuum, connections, hardening, io, memory
+from pgtune.tuning.sizing import parallel, wal
+
+# Sections of the rendered file, in order, with their titles.
+SECTIONS = {
+    "connections": "Connections",
+    "memory": "Memory",
+    "wal": "Write-ahead log and checkpoints",
+    "planner": "Planner and I/O",
+    "parallel": "Workers and parallel query",
+    "autovacuum": "Autovacuum",
+    "logging": "Logging",
+    "security": "Security",
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    context: Context
+    settings: tuple[Setting, ...]
+    budget: Budget
+    notes: tuple[str, ...]
+
+    def get(self, name: str) -> Setting:
+        for s in self.settings:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _int(decision: Decision) -> int:
+    assert isinstance(decision.value, int)
+    return decision.value
+
+
+def recommend(ctx: Context) -> Recommendation:
+    sb = memory.shared_buffers(ctx)
+    maint = memory.maintenance_work_mem(ctx)
+    walbuf = memory.wal_buffers(ctx, _int(sb))
+    hmm = memory.hash_mem_multiplier(ctx)
+    av = autovacuum.autovacuum(ctx, _int(maint))
+    par = parallel.parallel_workers(ctx)
+    aio = io.async_io(ctx)
+    by_name = {d.name: d for d in [*av, *par, *aio]}
+    io_workers = by_name["io_workers"].value if "io_workers" in by_name else 0
+    assert isinstance(io_workers, int)
+
+    wl = ctx.workload
+    fitted = fit(
+        Budget(
+            usable=ctx.memory,
+            reserve=reserve_for(ctx.memory, ctx.profile.os_reserve_fraction,
+                                ctx.profile.os_reserve_min),
+            shared_buffers=_int(sb),
+            wal_buffers=_int(walbuf),
+            maintenance_work_mem=_int(maint),
+            autovacuum_workers=_int(by_name["autovacuum_max_workers"]),
+            autovacuum_work_mem=_int(by_name["autovacuum_work_mem"]),
+            connections=0,
+            parallel_workers=_int(by_name["max_parallel_workers"]),
+            other_processes=AUXILIARY_PROCESSES + io_workers,
+            work_mem=0,
+            hash_mem_multiplier=float(hmm.value),
+            operations_per_query=wl.operations_per_query,
+        ),
+        wanted_connections=ctx.options.max_connections or wl.max_connections,
+        user_connections=ctx.options.max_connections is not None,
+        work_mem_min=wl.work_mem_min,
+        work_mem_max=wl.work_mem_max,
+        workload=wl.name,
+    )
+    budget = fitted.budget
+    shm = memory.shared_memory_estimate(budget.shared_buffers, budget.wal_buffers,
+                                        budget.connections)
+    huge, notes = memory.huge_pages(ctx, shm)
+    notes += list(ctx.hardware.notes)
+
+    sections: dict[str, list[Decision]] = {
+        "connections": [
+            Decision("max_connections", budget.connections, fitted.connections_reason),
+            connections.idle_in_transaction_timeout(ctx),
+        ],
+        "memory": [
+            sb, memory.effective_cache_size(ctx),
+            Decision("work_mem", budget.work_mem, fitted.work_mem_reason),
+            hmm, maint, walbuf, huge,
+        ],
+        "wal": [*wal.wal_sizes(ctx), *wal.checkpoints(ctx), wal.wal_compression(ctx)],
+        "planner": [*io.planner_costs(ctx), *io.statistics_and_jit(ctx), *aio],
+        "parallel": par,
+        "autovacuum": av,
+        "logging": hardening.logging(ctx),
+        "security": [*hardening.authentication(ctx), *hardening.tls(ctx),
+                     *hardening.extensions(ctx)],
+    }
+    settings = tuple(
+        to_setting(d, ctx.facts, section)
+        for section, decisions in sections.items()
+        for d in decisions
+        if ctx.facts.has(d.name)  # the version table gates every setting
+    )
+    return Recommendation(ctx, settings, budget, tuple(notes))

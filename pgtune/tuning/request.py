@@ -1,0 +1,105 @@
+"""From what the user asked (flags) to a complete tuning context: detection, overrides,
+profile and workload choice, version. Shared by `generate` and, later, `check`.
+"""
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pgtune.errors import UsageError
+from pgtune.tuning import hardware, profiles
+from pgtune.tuning.hardware import STORAGE_CLASSES, StorageClass
+from pgtune.tuning.sizing import Context, Options
+from pgtune.units import MB, parse_size
+from pgtune.versions import check_major, detect_major, version_facts
+
+MEMORY_MIN = 256 * MB
+CPUS_MAX = 4096
+DEFAULT_WORKLOAD = "mixed"
+
+
+@dataclass(frozen=True)
+class TuningRequest:
+    data_dir: Path | None = None
+    memory: str | None = None
+    cpus: int | None = None
+    storage: str | None = None
+    pg_version: int | None = None
+    profile: str | None = None
+    workload: str = DEFAULT_WORKLOAD
+    profiles_dir: Path | None = None
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    context: Context
+    sources: dict[str, str]  # where pg_version and profile came from
+
+
+def parse_memory(text: str) -> int:
+    value = parse_size(text)
+    if value < MEMORY_MIN:
+        raise UsageError(f"--memory {text!r} is too small: PostgreSQL needs at least 256MB here")
+    return value
+
+
+def parse_cpus(cpus: int) -> int:
+    if not 1 <= cpus <= CPUS_MAX:
+        raise UsageError(f"--cpus {cpus!r} must be between 1 and {CPUS_MAX}")
+    return cpus
+
+
+def parse_storage(text: str) -> StorageClass:
+    for name in STORAGE_CLASSES:
+        if text.lower() == name:
+            return name
+    raise UsageError(f"invalid --storage {text!r}: choose one of {', '.join(STORAGE_CLASSES)}")
+
+
+def detect_hardware(req: TuningRequest) -> hardware.Hardware:
+    """Detect what the flags do not give; flags win and are recorded as the source."""
+    memory = parse_memory(req.memory) if req.memory is not None else None
+    cpus = parse_cpus(req.cpus) if req.cpus is not None else None
+    storage = parse_storage(req.storage) if req.storage is not None else None
+    hw = hardware.detect(req.data_dir)
+    if storage is not None:
+        # A detection note about the disk no longer applies once the user said what it is.
+        hw = hardware.with_overrides(hw, storage=storage)
+        hw = replace(hw, notes=tuple(n for n in hw.notes if "--storage" not in n))
+    return hardware.with_overrides(hw, memory=memory, cpus=cpus)
+
+
+def resolve(req: TuningRequest) -> Resolved:
+    if req.profile is not None and req.profile not in profiles.PROFILE_NAMES:
+        raise UsageError(
+            f"unknown profile {req.profile!r}: choose one of {', '.join(profiles.PROFILE_NAMES)}")
+    if req.workload not in profiles.WORKLOAD_NAMES:
+        raise UsageError(
+            f"unknown workload {req.workload!r}: choose one of "
+            f"{', '.join(profiles.WORKLOAD_NAMES)}")
+    if req.pg_version is not None:
+        major, major_source = check_major(req.pg_version), "--pg-version"
+    else:
+        major, major_source = detect_major(req.data_dir)
+    opts = req.options
+    if opts.max_connections is not None and not 1 <= opts.max_connections <= 262143:
+        raise UsageError(f"--max-connections {opts.max_connections!r} must be 1 to 262143")
+    if bool(opts.ssl_cert) != bool(opts.ssl_key):
+        raise UsageError("--ssl-cert and --ssl-key go together")
+
+    hw = detect_hardware(req)
+    if req.profile is not None:
+        profile = profiles.load_profile(req.profile, req.profiles_dir)
+        profile_source = "--profile"
+    else:
+        profile = profiles.pick_profile(hw.memory_bytes, profiles.load_profiles(req.profiles_dir))
+        profile_source = "picked from memory"
+    ctx = Context(
+        hardware=hw,
+        profile=profile,
+        workload=profiles.load_workload(req.workload, req.profiles_dir),
+        storage=profiles.load_storage(hw.storage, req.profiles_dir),
+        facts=version_facts(major),
+        options=opts,
+    )
+    return Resolved(ctx, {"pg_version_source": major_source, "profile_source": profile_source})
