@@ -22,7 +22,8 @@ BACKEND_OVERHEAD = 4 * 1024 * KB
 # checkpointer, background writer, WAL writer, autovacuum launcher, logical replication launcher
 AUXILIARY_PROCESSES = 5
 WORK_MEM_MIN = 64 * KB  # PostgreSQL's minimum
-CONNECTIONS_FLOOR = 20  # the workload default is never lowered below this
+CONNECTIONS_FLOOR = 20  # the workload default is lowered below this only on tiny machines
+CONNECTIONS_MIN = 10  # superuser_reserved_connections (3) must stay below max_connections
 
 
 @dataclass(frozen=True)
@@ -125,24 +126,32 @@ def fit(b: Budget, *, wanted_connections: int, user_connections: bool,
             conns = fitted
             room = work_mem_that_fits(b, conns)
 
+    if room < WORK_MEM_MIN and not user_connections:
+        fitted = connections_that_fit(b, WORK_MEM_MIN)
+        if CONNECTIONS_MIN <= fitted < conns:
+            conn_why = (f"the most that fit in {human_size(b.usable)} of memory; "
+                        "use pgbouncer for more clients")
+            conns = fitted
+            room = work_mem_that_fits(b, conns)
+
     if room < WORK_MEM_MIN:
-        _fail(b, conns, user_connections)
+        _fail(b, conns, user_connections, workload)
 
     if room >= work_mem_max:
         work_mem = nice_size(work_mem_max)
         wm_why = f"the {workload} ceiling; the budget would allow {format_pg_size(room)}"
     else:
         work_mem = nice_size(room)
-        wm_why = (f"what the memory budget leaves for {conns} connections x "
-                  f"{b.operations_per_query} operations x hash_mem_multiplier "
-                  f"{b.hash_mem_multiplier:g}")
+        wm_why = (f"what the memory budget leaves for ({conns} connections + "
+                  f"{b.parallel_workers} parallel workers) x {b.operations_per_query} operations "
+                  f"x hash_mem_multiplier {b.hash_mem_multiplier:g}")
         if work_mem < work_mem_min:
             wm_why += (f"; below the usual {format_pg_size(work_mem_min)} because of "
                        f"{conns} connections: sorts will spill to disk")
     return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why)
 
 
-def _fail(b: Budget, conns: int, user_connections: bool) -> None:
+def _fail(b: Budget, conns: int, user_connections: bool, workload: str) -> None:
     at_min = replace(b, connections=conns, work_mem=WORK_MEM_MIN)
     if user_connections:
         most = connections_that_fit(b, WORK_MEM_MIN)
@@ -155,5 +164,5 @@ def _fail(b: Budget, conns: int, user_connections: bool) -> None:
     raise BudgetError(
         f"{human_size(b.usable)} of memory cannot hold even {conns} connections: the modelled "
         f"peak is {human_size(at_min.peak)}, over the {human_size(b.limit)} limit; give more "
-        "memory (--memory) or choose a smaller workload (--workload desktop)"
+        "memory (--memory)" + (" or choose --workload desktop" if workload != "desktop" else "")
     )

@@ -82,8 +82,9 @@ def resolve(req: TuningRequest) -> Resolved:
     else:
         major, major_source = detect_major(req.data_dir)
     opts = req.options
-    if opts.max_connections is not None and not 1 <= opts.max_connections <= 262143:
-        raise UsageError(f"--max-connections {opts.max_connections!r} must be 1 to 262143")
+    if opts.max_connections is not None and not 4 <= opts.max_connections <= 262143:
+        raise UsageError(f"--max-connections {opts.max_connections!r} must be 4 to 262143 "
+                         "(3 are reserved for superusers)")
     if bool(opts.ssl_cert) != bool(opts.ssl_key):
         raise UsageError("--ssl-cert and --ssl-key go together")
 

@@ -44,7 +44,7 @@ def autovacuum(ctx: Context, maintenance_work_mem: int) -> list[Decision]:
                  f"analyze after {wl.autovacuum_analyze_scale_factor:.0%} changes (default 10%): "
                  "fresher statistics on large tables"),
         Decision("autovacuum_vacuum_cost_limit", st.autovacuum_vacuum_cost_limit,
-                 f"{st.name} storage can take more vacuum I/O than the default budget of 200 "
-                 "(shared by all workers)"),
+                 f"vacuum I/O budget per round for {st.name} storage (default 200, shared by "
+                 "all workers): vacuum keeps up with busy tables"),
     ]
     return decisions

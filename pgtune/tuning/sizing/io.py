@@ -9,15 +9,19 @@ IO_WORKERS_MIN, IO_WORKERS_MAX = 3, 32
 
 def planner_costs(ctx: Context) -> list[Decision]:
     st = ctx.storage
-    name = st.name.upper() if st.name != "nvme" else "NVMe"
+    label = {"hdd": "HDD", "ssd": "SSD", "nvme": "NVMe"}[st.name]
+    if st.name == "hdd":
+        prefetch = "spinning disks gain little from deep prefetching; a few reads in flight"
+        maint = "modest prefetching for VACUUM on spinning disks"
+    else:
+        prefetch = f"{label} serves many reads at once: deep prefetch for bitmap heap scans"
+        maint = f"{label}: deep prefetch for VACUUM and other maintenance reads"
     return [
         Decision("random_page_cost", st.random_page_cost,
-                 f"{name} storage ({ctx.hardware.storage_source}): random reads cost "
+                 f"{label} storage ({ctx.hardware.storage_source}): random reads cost "
                  f"{st.random_page_cost:g}x a sequential read"),
-        Decision("effective_io_concurrency", st.effective_io_concurrency,
-                 f"{name} storage serves many reads at once: prefetch for bitmap heap scans"),
-        Decision("maintenance_io_concurrency", st.maintenance_io_concurrency,
-                 f"{name} storage: prefetch depth for VACUUM and other maintenance reads"),
+        Decision("effective_io_concurrency", st.effective_io_concurrency, prefetch),
+        Decision("maintenance_io_concurrency", st.maintenance_io_concurrency, maint),
     ]
 
 

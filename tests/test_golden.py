@@ -1,0 +1,42 @@
+"""Golden files: a few hardware inputs and the exact file pgtune renders for them.
+
+The files under tests/golden/ were reviewed by hand. After a deliberate change to a rule,
+regenerate with PGTUNE_UPDATE_GOLDEN=1 and review the diff like any other code change.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pgtune.cli.app import app
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = {
+    "small-4gb-2cpu-hdd-web-pg13.conf":
+        ["--memory", "4GB", "--cpus", "2", "--storage", "hdd", "--workload", "web",
+         "--pg-version", "13"],
+    "medium-16gb-4cpu-ssd-oltp-pg15.conf":
+        ["--memory", "16GB", "--cpus", "4", "--storage", "ssd", "--workload", "oltp",
+         "--pg-version", "15"],
+    "large-64gb-16cpu-nvme-dw-pg17.conf":
+        ["--memory", "64GB", "--cpus", "16", "--storage", "nvme", "--workload", "dw",
+         "--pg-version", "17"],
+    "medium-32gb-8cpu-ssd-mixed-pg18-full.conf":
+        ["--memory", "32GB", "--cpus", "8", "--storage", "ssd", "--workload", "mixed",
+         "--pg-version", "18", "--full", "--ssl-cert", "server.crt", "--ssl-key", "server.key"],
+    "medium-16gb-4cpu-ssd-web-pg16.json":
+        ["--memory", "16GB", "--cpus", "4", "--storage", "ssd", "--workload", "web",
+         "--pg-version", "16", "--format", "json"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rendered_output_matches_reviewed_golden_file(name: str) -> None:
+    result = CliRunner().invoke(app, ["generate", "-q", *CASES[name]])
+    assert result.exit_code == 0, result.output
+    path = GOLDEN / name
+    if os.environ.get("PGTUNE_UPDATE_GOLDEN") == "1":
+        path.write_text(result.stdout)
+    assert result.stdout == path.read_text()

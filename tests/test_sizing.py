@@ -1,0 +1,155 @@
+"""Sizing rules: the behaviour a DBA relies on, checked through the full recommendation."""
+
+import pytest
+
+from pgtune.errors import BudgetError
+from pgtune.units import GB, MB, parse_size
+from pgtune.versions import SUPPORTED_MAJORS
+from tuning_helpers import make
+
+
+def size(rec, name: str) -> int:  # type: ignore[no-untyped-def]
+    return parse_size(rec.get(name).value)
+
+
+def test_guide_table_memory_rows_for_web() -> None:
+    # The widely copied guide: shared_buffers 1/4/16 GB and effective_cache_size 3/12/48 GB
+    # for 4/16/64 GB servers; maintenance_work_mem 256MB/1GB/2GB.
+    for memory, sb, ecc, maint in [(4, 1 * GB, 3 * GB, 256 * MB), (16, 4 * GB, 12 * GB, 1 * GB),
+                                   (64, 16 * GB, 48 * GB, 2 * GB)]:
+        rec = make(memory=memory * GB, cpus=8, workload="web")
+        assert size(rec, "shared_buffers") == sb
+        assert size(rec, "effective_cache_size") == ecc
+        assert size(rec, "maintenance_work_mem") == maint
+
+
+def test_wal_buffers_never_above_one_segment_and_says_why() -> None:
+    rec = make(memory=64 * GB)
+    assert size(rec, "wal_buffers") == 16 * MB
+    assert "64-256MB" in rec.get("wal_buffers").reason
+    small = make(memory=1 * GB)
+    assert size(small, "wal_buffers") == size(small, "shared_buffers") // 32
+
+
+@pytest.mark.parametrize("storage, rpc", [("hdd", "4"), ("ssd", "1.1"), ("nvme", "1.1")])
+def test_storage_drives_planner_costs(storage: str, rpc: str) -> None:
+    rec = make(storage=storage)  # type: ignore[arg-type]
+    assert rec.get("random_page_cost").value == rpc
+    eic = int(rec.get("effective_io_concurrency").value)
+    assert (eic <= 2) if storage == "hdd" else (eic >= 200)
+
+
+def test_settings_a_version_lacks_are_never_emitted() -> None:
+    names = {m: {s.name for s in make(major=m).settings} for m in SUPPORTED_MAJORS}
+    for m in SUPPORTED_MAJORS:
+        assert ("io_method" in names[m]) == (m >= 18)
+        assert ("io_workers" in names[m]) == (m >= 18)
+        assert ("autovacuum_worker_slots" in names[m]) == (m >= 18)
+
+
+def test_wal_compression_method_follows_version() -> None:
+    assert make(major=14).get("wal_compression").value == "on"
+    assert make(major=15).get("wal_compression").value == "lz4"
+
+
+def test_hash_mem_multiplier_explains_the_pg15_default_on_older_versions() -> None:
+    assert "this version's is 1" in make(major=14).get("hash_mem_multiplier").reason
+    assert make(major=16).get("hash_mem_multiplier").value == "2"
+
+
+def test_pre17_vacuum_memory_is_capped_at_1gb_and_17_is_not() -> None:
+    big = 2048 * GB
+    assert size(make(memory=big, cpus=64, major=16), "autovacuum_work_mem") == 1 * GB
+    assert size(make(memory=big, cpus=64, major=17), "autovacuum_work_mem") > 1 * GB
+
+
+def test_pg18_autovacuum_max_workers_reloads_but_slots_need_restart() -> None:
+    rec = make(major=18)
+    assert rec.get("autovacuum_max_workers").applies == "reload"
+    assert rec.get("autovacuum_worker_slots").applies == "restart"
+    assert make(major=17).get("autovacuum_max_workers").applies == "restart"
+
+
+def test_io_uring_only_when_asked() -> None:
+    assert make(major=18).get("io_method").value == "worker"
+    rec = make(major=18, io_method="io_uring")
+    assert rec.get("io_method").value == "io_uring"
+    assert "io_workers" not in {s.name for s in rec.settings}
+
+
+def test_one_cpu_gets_no_parallel_query() -> None:
+    rec = make(cpus=1)
+    assert rec.get("max_parallel_workers_per_gather").value == "0"
+    assert int(rec.get("max_worker_processes").value) >= 8
+
+
+def test_worker_slots_leave_room_for_replication_and_extensions() -> None:
+    rec = make(cpus=32, memory=128 * GB)
+    assert int(rec.get("max_worker_processes").value) > int(rec.get("max_parallel_workers").value)
+    assert int(rec.get("max_parallel_workers_per_gather").value) <= int(
+        rec.get("max_parallel_workers").value)
+
+
+def test_dw_gets_more_statistics_jit_and_bigger_work_mem_than_web() -> None:
+    dw, web = make(workload="dw"), make(workload="web")
+    assert int(dw.get("default_statistics_target").value) > 100
+    assert dw.get("jit").value == "on" and web.get("jit").value == "off"
+    assert size(dw, "work_mem") > size(web, "work_mem")
+
+
+def test_default_connections_shrink_on_small_memory_and_say_so() -> None:
+    rec = make(memory=2 * GB, workload="web")
+    conns = int(rec.get("max_connections").value)
+    assert conns < 200
+    assert "lowered from the web default of 200" in rec.get("max_connections").reason
+    assert size(rec, "work_mem") >= 4 * MB
+
+
+def test_user_connections_are_kept_and_work_mem_shrinks_below_the_usual_floor() -> None:
+    rec = make(memory=8 * GB, max_connections=600)
+    assert rec.get("max_connections").value == "600"
+    assert 64 * 1024 <= size(rec, "work_mem") < 4 * MB
+    assert "below the usual" in rec.get("work_mem").reason
+    assert rec.budget.peak <= rec.budget.limit
+
+
+def test_impossible_connections_fail_naming_the_number_to_change() -> None:
+    with pytest.raises(BudgetError) as err:
+        make(memory=8 * GB, max_connections=50_000)
+    message = str(err.value)
+    assert "--max-connections" in message
+    most = int(message.split("at most ")[1].split(",")[0])
+    # The suggested number really fits, and a few more do not.
+    assert make(memory=8 * GB, max_connections=most).budget.peak <= 8 * GB
+    with pytest.raises(BudgetError):
+        make(memory=8 * GB, max_connections=most + 5)
+
+
+def test_hardening_is_always_present() -> None:
+    rec = make(major=13)
+    assert rec.get("password_encryption").value == "scram-sha-256"
+    assert "this version's default is md5" in rec.get("password_encryption").reason
+    prefix = rec.get("log_line_prefix").value
+    for escape in ("%m", "%p", "%u", "%d", "%a", "%h"):
+        assert escape in prefix
+    assert rec.get("log_statement").value == "ddl"
+    assert rec.get("shared_preload_libraries").value == "pg_stat_statements"
+    assert "ssl" not in {s.name for s in rec.settings}
+
+
+def test_ssl_settings_only_with_certificate_and_key() -> None:
+    rec = make(ssl_cert="/etc/pg/server.crt", ssl_key="/etc/pg/server.key")
+    assert rec.get("ssl").value == "on"
+    assert rec.get("ssl_cert_file").value == "/etc/pg/server.crt"
+
+
+def test_huge_pages_note_gives_nr_hugepages_for_big_shared_memory() -> None:
+    rec = make(memory=64 * GB)
+    assert any("vm.nr_hugepages=" in note for note in rec.notes)
+    assert not any("vm.nr_hugepages" in n for n in make(memory=4 * GB).notes)
+
+
+def test_every_setting_has_a_one_line_reason() -> None:
+    for workload in ("web", "oltp", "dw", "mixed", "desktop"):
+        for s in make(workload=workload, major=18).settings:
+            assert s.reason.strip() and "\n" not in s.reason, s.name

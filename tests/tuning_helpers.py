@@ -1,0 +1,26 @@
+"""Building tuning contexts in tests without touching the machine's detection."""
+
+from pgtune.tuning.hardware import Hardware, StorageClass
+from pgtune.tuning.profiles import load_profiles, load_storage, load_workload, pick_profile
+from pgtune.tuning.recommend import Recommendation, recommend
+from pgtune.tuning.sizing import Context, Options
+from pgtune.units import GB
+from pgtune.versions import version_facts
+
+
+def make_context(memory: int = 16 * GB, cpus: int = 4, storage: StorageClass = "ssd",
+                 workload: str = "web", major: int = 15, **options: object) -> Context:
+    hw = Hardware(memory, cpus, storage, "test", "test", "test")
+    return Context(
+        hardware=hw,
+        profile=pick_profile(memory, load_profiles()),
+        workload=load_workload(workload),
+        storage=load_storage(storage),
+        facts=version_facts(major),
+        options=Options(**options),  # type: ignore[arg-type]
+    )
+
+
+def make(memory: int = 16 * GB, cpus: int = 4, storage: StorageClass = "ssd",
+         workload: str = "web", major: int = 15, **options: object) -> Recommendation:
+    return recommend(make_context(memory, cpus, storage, workload, major, **options))
