@@ -1,8 +1,13 @@
 """What the tuner knows about the machine: memory, CPUs, storage class, and where each came from."""
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
+
+import psutil
+
+from pgtune.tuning import cgroups, storage
 
 StorageClass = Literal["hdd", "ssd", "nvme"]
 STORAGE_CLASSES: tuple[StorageClass, ...] = ("hdd", "ssd", "nvme")
@@ -37,5 +42,92 @@ def with_overrides(
 
 
 def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
-    """Detect this machine's usable memory, CPUs and the storage class under ``data_dir``."""
-    raise NotImplementedError  # filled in by the detection work
+    """Detect this machine's usable memory, CPUs and the storage class under ``data_dir``.
+
+    ``root`` is where /proc and /sys are read for cgroups and storage (tests use a fake
+    tree); host RAM and CPU counts always come from the running system. Never raises: what
+    cannot be read falls back to something safe and says so in ``notes``.
+    """
+    limits = cgroups.read_limits(root)
+    notes = list(limits.notes)
+    memory, memory_source = _memory(limits.memory, notes)
+    cpus, cpus_source = _cpus(limits.cpus, notes)
+    disk = _storage(data_dir, root)
+    notes += disk.notes
+    return Hardware(
+        memory_bytes=memory,
+        cpus=cpus,
+        storage=disk.storage,
+        memory_source=memory_source,
+        cpus_source=cpus_source,
+        storage_source=disk.source,
+        notes=tuple(notes),
+    )
+
+
+# Last resort when even the host's RAM cannot be read: small enough not to overcommit.
+FALLBACK_MEMORY = 1 << 30
+
+
+def _memory(limit: cgroups.CgroupLimit | None, notes: list[str]) -> tuple[int, str]:
+    """The smaller of host RAM and the cgroup memory limit."""
+    # Host first: on a tie it wins, as a limit equal to all the RAM restricts nothing.
+    host = _host_memory(notes)
+    candidates = [host] if host is not None else []
+    if limit is not None:
+        candidates.append((limit.value, limit.source))
+    if not candidates:
+        notes.append("Could not read the amount of memory; assumed 1 GiB, pass --memory.")
+        return FALLBACK_MEMORY, "assumed: memory could not be read"
+    return min(candidates, key=lambda candidate: candidate[0])
+
+
+def _host_memory(notes: list[str]) -> tuple[int, str] | None:
+    try:
+        return psutil.virtual_memory().total, "psutil: host RAM"
+    except Exception as exc:  # psutil raises its own errors on odd /proc setups
+        notes.append(f"psutil could not read host memory: {exc}")
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return (pages, "sysconf: host RAM") if pages > 0 else None
+
+
+def _cpus(limit: cgroups.CgroupLimit | None, notes: list[str]) -> tuple[int, str]:
+    """The fewest of: CPUs in the machine, CPUs this process may run on, the cgroup quota."""
+    # Broadest first: on a tie it wins, as a narrower mechanism then restricts nothing.
+    candidates: list[tuple[int, str]] = []
+    count = os.cpu_count()
+    if count:
+        candidates.append((count, "os.cpu_count"))
+    affinity = _affinity()
+    if affinity:
+        candidates.append((affinity, "sched_getaffinity"))
+    if limit is not None:
+        candidates.append((limit.value, limit.source))
+    if not candidates:
+        notes.append("Could not count the CPUs; assumed 1, pass --cpus.")
+        return 1, "assumed: CPUs could not be counted"
+    return min(candidates, key=lambda candidate: candidate[0])
+
+
+def _affinity() -> int | None:
+    """CPUs this process may run on (taskset, cpusets); not available on every OS."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _storage(data_dir: Path | None, root: Path) -> storage.StorageInfo:
+    if data_dir is not None:
+        found = storage.storage_class(data_dir, root=root)
+        return replace(found, source=f"{found.source}, for {data_dir}")
+    try:
+        cwd = Path.cwd()
+    except OSError:  # the current directory was deleted under us
+        return storage.assumed("no data directory given and the current directory is gone")
+    found = storage.storage_class(cwd, root=root)
+    where = f"the current directory {cwd} (no data directory given)"
+    return replace(found, source=f"{found.source}, for {where}")
