@@ -31,11 +31,20 @@ GB = 1024 * MB
 TB = 1024 * GB
 
 _SUFFIXES = {
-    "": 1, "b": 1,
-    "k": KB, "kb": KB, "kib": KB,
-    "m": MB, "mb": MB, "mib": MB,
-    "g": GB, "gb": GB, "gib": GB,
-    "t": TB, "tb": TB, "tib": TB,
+    "": 1,
+    "b": 1,
+    "k": KB,
+    "kb": KB,
+    "kib": KB,
+    "m": MB,
+    "mb": MB,
+    "mib": MB,
+    "g": GB,
+    "gb": GB,
+    "gib": GB,
+    "t": TB,
+    "tb": TB,
+    "tib": TB,
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 

@@ -117,7 +117,9 @@ def check_major(major: int) -> int:
     return major
 
 
-def detect_major(data_dir: Path | None, lib_root: Path = Path("/usr/lib/postgresql")) -> tuple[int, str]:
+def detect_major(
+    data_dir: Path | None, lib_root: Path = Path("/usr/lib/postgresql")
+) -> tuple[int, str]:
     """The PostgreSQL major version to tune for, and where that came from.
 
     The data directory's PG_VERSION wins; then the newest supported server installed under
@@ -136,7 +138,12 @@ def detect_major(data_dir: Path | None, lib_root: Path = Path("/usr/lib/postgres
         installed = [int(p.name) for p in lib_root.iterdir() if p.name.isdigit()]
     except OSError:
         installed = []
-    usable = [m for m in installed if m in SUPPORTED_MAJORS and (lib_root / str(m) / "bin").is_dir()]
+    usable = [
+        m for m in installed if m in SUPPORTED_MAJORS and (lib_root / str(m) / "bin").is_dir()
+    ]
     if usable:
         return max(usable), f"newest server installed in {lib_root}"
-    return NEWEST_MAJOR, "no server found; newest supported version assumed (override: --pg-version)"
+    return (
+        NEWEST_MAJOR,
+        "no server found; newest supported version assumed (override: --pg-version)",
+    )

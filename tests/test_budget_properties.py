@@ -19,12 +19,18 @@ connections = st.one_of(st.none(), st.integers(min_value=4, max_value=20_000))
 
 @settings(max_examples=400, deadline=None)
 @given(memories, cpus, storages, workloads, majors, connections)
-def test_budget_holds_and_values_are_in_range(memory: int, ncpu: int, storage: str,
-                                              workload: str, major: int,
-                                              max_connections: int | None) -> None:
+def test_budget_holds_and_values_are_in_range(
+    memory: int, ncpu: int, storage: str, workload: str, major: int, max_connections: int | None
+) -> None:
     try:
-        rec = make(memory, ncpu, storage, workload, major,  # type: ignore[arg-type]
-                   max_connections=max_connections)
+        rec = make(
+            memory,
+            ncpu,
+            storage,
+            workload,
+            major,  # type: ignore[arg-type]
+            max_connections=max_connections,
+        )
     except BudgetError as exc:
         # Only an explicit connection count may be impossible, and the error says what to change.
         assert max_connections is not None
@@ -55,8 +61,9 @@ def test_budget_holds_and_values_are_in_range(memory: int, ncpu: int, storage: s
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(min_value=256 * MB, max_value=1 * GB), cpus, workloads, majors)
-def test_tiny_machines_get_a_config_or_a_clear_error(memory: int, ncpu: int, workload: str,
-                                                     major: int) -> None:
+def test_tiny_machines_get_a_config_or_a_clear_error(
+    memory: int, ncpu: int, workload: str, major: int
+) -> None:
     try:
         rec = make(memory, ncpu, "ssd", workload, major)
     except BudgetError as exc:

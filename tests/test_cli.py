@@ -31,8 +31,9 @@ def test_version_and_help_on_every_command() -> None:
 
 
 def test_python_dash_m_works() -> None:
-    out = subprocess.run([sys.executable, "-m", "pgtune", "--version"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pgtune", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"pgtune {__version__}"
 
 
@@ -64,10 +65,19 @@ def test_yaml_holds_the_same_document_as_json() -> None:
 
 
 def test_sql_format_is_alter_system_with_quoted_literals() -> None:
-    result = run("generate", *FIXED, "--format", "sql", "-q", "--ssl-cert", "/x/it's.crt",
-                 "--ssl-key", "/x/k.key")
+    result = run(
+        "generate",
+        *FIXED,
+        "--format",
+        "sql",
+        "-q",
+        "--ssl-cert",
+        "/x/it's.crt",
+        "--ssl-key",
+        "/x/k.key",
+    )
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("ALTER SYSTEM")]
-    assert 'ALTER SYSTEM SET "shared_buffers" = \'4GB\';' in lines
+    assert "ALTER SYSTEM SET \"shared_buffers\" = '4GB';" in lines
     assert any("'/x/it''s.crt'" in ln for ln in lines)
     assert result.stdout.rstrip().splitlines()[-2] == "SELECT pg_catalog.pg_reload_conf();"
 
@@ -83,8 +93,9 @@ def test_output_file_is_written_never_silently_replaced_and_backed_up(tmp_path: 
     assert "--force" in refused.stderr
     assert target.read_text() == first
 
-    replaced = run("generate", *FIXED[:-2], "--pg-version", "16", "-q", "-o", str(target),
-                   "--force")
+    replaced = run(
+        "generate", *FIXED[:-2], "--pg-version", "16", "-q", "-o", str(target), "--force"
+    )
     assert replaced.exit_code == 0
     backups = list(tmp_path.glob("pgtune.conf.*.bak"))
     assert len(backups) == 1 and backups[0].read_text() == first
@@ -105,17 +116,20 @@ def test_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
         assert list(locked.iterdir()) == []
 
 
-@pytest.mark.parametrize("args, code, words", [
-    (["--workload", "gaming"], 2, "unknown workload 'gaming'"),
-    (["--memory", "banana"], 2, "invalid size 'banana'"),
-    (["--cpus", "0"], 2, "--cpus 0"),
-    (["--pg-version", "9"], 2, "unsupported PostgreSQL version 9"),
-    (["--storage", "floppy"], 2, "invalid --storage 'floppy'"),
-    (["--profile", "huge"], 2, "unknown profile 'huge'"),
-    (["--max-connections", "100000"], 5, "lower --max-connections to at most"),
-    (["--ssl-cert", "/a.crt"], 2, "--ssl-cert and --ssl-key go together"),
-    (["--format", "xml"], 2, "xml"),
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--workload", "gaming"], 2, "unknown workload 'gaming'"),
+        (["--memory", "banana"], 2, "invalid size 'banana'"),
+        (["--cpus", "0"], 2, "--cpus 0"),
+        (["--pg-version", "9"], 2, "unsupported PostgreSQL version 9"),
+        (["--storage", "floppy"], 2, "invalid --storage 'floppy'"),
+        (["--profile", "huge"], 2, "unknown profile 'huge'"),
+        (["--max-connections", "100000"], 5, "lower --max-connections to at most"),
+        (["--ssl-cert", "/a.crt"], 2, "--ssl-cert and --ssl-key go together"),
+        (["--format", "xml"], 2, "xml"),
+    ],
+)
 def test_bad_input_is_one_line_and_an_exit_code(args: list[str], code: int, words: str) -> None:
     base = ["--memory", "16GB", "--cpus", "4", "--storage", "ssd"]
     result = run("generate", *base, *args)
@@ -150,10 +164,15 @@ def test_detect_reports_sources_and_honours_overrides() -> None:
 
 
 def test_generate_and_help_do_not_import_psycopg() -> None:
-    code = ("import sys; from pgtune.cli.app import app; sys.argv=['pgtune', *sys.argv[1:]]\n"
-            "try:\n    app()\nexcept SystemExit:\n    pass\n"
-            "assert 'psycopg' not in sys.modules, 'psycopg imported'")
-    for args in (["--help"], ["generate", *FIXED, "-q"], ["generate", *FIXED, "-q", "--format",
-                                                           "json"]):
+    code = (
+        "import sys; from pgtune.cli.app import app; sys.argv=['pgtune', *sys.argv[1:]]\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported'"
+    )
+    for args in (
+        ["--help"],
+        ["generate", *FIXED, "-q"],
+        ["generate", *FIXED, "-q", "--format", "json"],
+    ):
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr

@@ -14,21 +14,73 @@ from pgtune.cli.app import app
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {
-    "small-4gb-2cpu-hdd-web-pg13.conf":
-        ["--memory", "4GB", "--cpus", "2", "--storage", "hdd", "--workload", "web",
-         "--pg-version", "13"],
-    "medium-16gb-4cpu-ssd-oltp-pg15.conf":
-        ["--memory", "16GB", "--cpus", "4", "--storage", "ssd", "--workload", "oltp",
-         "--pg-version", "15"],
-    "large-64gb-16cpu-nvme-dw-pg17.conf":
-        ["--memory", "64GB", "--cpus", "16", "--storage", "nvme", "--workload", "dw",
-         "--pg-version", "17"],
-    "medium-32gb-8cpu-ssd-mixed-pg18-full.conf":
-        ["--memory", "32GB", "--cpus", "8", "--storage", "ssd", "--workload", "mixed",
-         "--pg-version", "18", "--full", "--ssl-cert", "server.crt", "--ssl-key", "server.key"],
-    "medium-16gb-4cpu-ssd-web-pg16.json":
-        ["--memory", "16GB", "--cpus", "4", "--storage", "ssd", "--workload", "web",
-         "--pg-version", "16", "--format", "json"],
+    "small-4gb-2cpu-hdd-web-pg13.conf": [
+        "--memory",
+        "4GB",
+        "--cpus",
+        "2",
+        "--storage",
+        "hdd",
+        "--workload",
+        "web",
+        "--pg-version",
+        "13",
+    ],
+    "medium-16gb-4cpu-ssd-oltp-pg15.conf": [
+        "--memory",
+        "16GB",
+        "--cpus",
+        "4",
+        "--storage",
+        "ssd",
+        "--workload",
+        "oltp",
+        "--pg-version",
+        "15",
+    ],
+    "large-64gb-16cpu-nvme-dw-pg17.conf": [
+        "--memory",
+        "64GB",
+        "--cpus",
+        "16",
+        "--storage",
+        "nvme",
+        "--workload",
+        "dw",
+        "--pg-version",
+        "17",
+    ],
+    "medium-32gb-8cpu-ssd-mixed-pg18-full.conf": [
+        "--memory",
+        "32GB",
+        "--cpus",
+        "8",
+        "--storage",
+        "ssd",
+        "--workload",
+        "mixed",
+        "--pg-version",
+        "18",
+        "--full",
+        "--ssl-cert",
+        "server.crt",
+        "--ssl-key",
+        "server.key",
+    ],
+    "medium-16gb-4cpu-ssd-web-pg16.json": [
+        "--memory",
+        "16GB",
+        "--cpus",
+        "4",
+        "--storage",
+        "ssd",
+        "--workload",
+        "web",
+        "--pg-version",
+        "16",
+        "--format",
+        "json",
+    ],
 }
 
 

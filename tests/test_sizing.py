@@ -15,8 +15,11 @@ def size(rec, name: str) -> int:  # type: ignore[no-untyped-def]
 def test_guide_table_memory_rows_for_web() -> None:
     # The widely copied guide: shared_buffers 1/4/16 GB and effective_cache_size 3/12/48 GB
     # for 4/16/64 GB servers; maintenance_work_mem 256MB/1GB/2GB.
-    for memory, sb, ecc, maint in [(4, 1 * GB, 3 * GB, 256 * MB), (16, 4 * GB, 12 * GB, 1 * GB),
-                                   (64, 16 * GB, 48 * GB, 2 * GB)]:
+    for memory, sb, ecc, maint in [
+        (4, 1 * GB, 3 * GB, 256 * MB),
+        (16, 4 * GB, 12 * GB, 1 * GB),
+        (64, 16 * GB, 48 * GB, 2 * GB),
+    ]:
         rec = make(memory=memory * GB, cpus=8, workload="web")
         assert size(rec, "shared_buffers") == sb
         assert size(rec, "effective_cache_size") == ecc
@@ -87,7 +90,8 @@ def test_worker_slots_leave_room_for_replication_and_extensions() -> None:
     rec = make(cpus=32, memory=128 * GB)
     assert int(rec.get("max_worker_processes").value) > int(rec.get("max_parallel_workers").value)
     assert int(rec.get("max_parallel_workers_per_gather").value) <= int(
-        rec.get("max_parallel_workers").value)
+        rec.get("max_parallel_workers").value
+    )
 
 
 def test_dw_gets_more_statistics_jit_and_bigger_work_mem_than_web() -> None:

@@ -8,8 +8,14 @@ from pgtune.units import GB
 from pgtune.versions import version_facts
 
 
-def make_context(memory: int = 16 * GB, cpus: int = 4, storage: StorageClass = "ssd",
-                 workload: str = "web", major: int = 15, **options: object) -> Context:
+def make_context(
+    memory: int = 16 * GB,
+    cpus: int = 4,
+    storage: StorageClass = "ssd",
+    workload: str = "web",
+    major: int = 15,
+    **options: object,
+) -> Context:
     hw = Hardware(memory, cpus, storage, "test", "test", "test")
     return Context(
         hardware=hw,
@@ -21,6 +27,12 @@ def make_context(memory: int = 16 * GB, cpus: int = 4, storage: StorageClass = "
     )
 
 
-def make(memory: int = 16 * GB, cpus: int = 4, storage: StorageClass = "ssd",
-         workload: str = "web", major: int = 15, **options: object) -> Recommendation:
+def make(
+    memory: int = 16 * GB,
+    cpus: int = 4,
+    storage: StorageClass = "ssd",
+    workload: str = "web",
+    major: int = 15,
+    **options: object,
+) -> Recommendation:
     return recommend(make_context(memory, cpus, storage, workload, major, **options))

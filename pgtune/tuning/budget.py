@@ -4,7 +4,8 @@
          + maintenance_work_mem                       (one manual CREATE INDEX / VACUUM)
          + autovacuum workers x autovacuum_work_mem
          + (connections + parallel workers) x work_mem x hash_mem_multiplier x operations per query
-         + (connections + parallel workers + autovacuum workers + other processes) x backend overhead
+         + (connections + parallel workers + autovacuum workers + other processes)
+           x backend overhead
 
 The query term is a worst case (every connection running its heaviest plan at once, every node a
 hash), which is what keeps the OOM killer away. pgtune never emits a configuration whose peak
@@ -49,25 +50,41 @@ class Budget:
     @property
     def query_slots(self) -> float:
         """How many work_mem allocations the worst case holds at once."""
-        return ((self.connections + self.parallel_workers)
-                * self.hash_mem_multiplier * self.operations_per_query)
+        return (
+            (self.connections + self.parallel_workers)
+            * self.hash_mem_multiplier
+            * self.operations_per_query
+        )
 
     def components(self) -> list[tuple[str, int, str]]:
         """(label, bytes, how it was computed), largest terms of the model in order."""
-        processes = (self.connections + self.parallel_workers + self.autovacuum_workers
-                     + self.other_processes)
+        processes = (
+            self.connections
+            + self.parallel_workers
+            + self.autovacuum_workers
+            + self.other_processes
+        )
         return [
             ("shared_buffers", self.shared_buffers, "shared_buffers"),
             ("wal_buffers", self.wal_buffers, "wal_buffers"),
             ("maintenance", self.maintenance_work_mem, "1 x maintenance_work_mem"),
-            ("autovacuum", self.autovacuum_workers * self.autovacuum_work_mem,
-             f"{self.autovacuum_workers} workers x {format_pg_size(self.autovacuum_work_mem)}"),
-            ("queries", int(self.query_slots * self.work_mem),
-             f"({self.connections} connections + {self.parallel_workers} parallel workers) x "
-             f"{format_pg_size(self.work_mem)} x {self.hash_mem_multiplier:g} hash_mem_multiplier"
-             f" x {self.operations_per_query} operations"),
-            ("backends", processes * BACKEND_OVERHEAD,
-             f"{processes} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead"),
+            (
+                "autovacuum",
+                self.autovacuum_workers * self.autovacuum_work_mem,
+                f"{self.autovacuum_workers} workers x {format_pg_size(self.autovacuum_work_mem)}",
+            ),
+            (
+                "queries",
+                int(self.query_slots * self.work_mem),
+                f"({self.connections} connections + {self.parallel_workers} parallel workers) x "
+                f"{format_pg_size(self.work_mem)} x {self.hash_mem_multiplier:g} "
+                f"hash_mem_multiplier x {self.operations_per_query} operations",
+            ),
+            (
+                "backends",
+                processes * BACKEND_OVERHEAD,
+                f"{processes} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
+            ),
         ]
 
     @property
@@ -75,9 +92,11 @@ class Budget:
         return sum(size for _, size, _ in self.components())
 
     def summary(self) -> str:
-        return (f"modelled peak {human_size(self.peak)} of {human_size(self.usable)} "
-                f"(limit {human_size(self.limit)} after a {human_size(self.reserve)} reserve "
-                "for the OS and page cache)")
+        return (
+            f"modelled peak {human_size(self.peak)} of {human_size(self.usable)} "
+            f"(limit {human_size(self.limit)} after a {human_size(self.reserve)} reserve "
+            "for the OS and page cache)"
+        )
 
 
 def reserve_for(usable: int, fraction: float, minimum: int) -> int:
@@ -109,28 +128,42 @@ class Fit:
     connections_reason: str
 
 
-def fit(b: Budget, *, wanted_connections: int, user_connections: bool,
-        work_mem_min: int, work_mem_max: int, workload: str) -> Fit:
+def fit(
+    b: Budget,
+    *,
+    wanted_connections: int,
+    user_connections: bool,
+    work_mem_min: int,
+    work_mem_max: int,
+    workload: str,
+) -> Fit:
     """Choose work_mem (and, unless the user fixed it, the connection count) so the model fits."""
     conns = wanted_connections
-    conn_why = (f"--max-connections {conns}" if user_connections else
-                f"{workload} default; put pgbouncer in front for more clients")
+    conn_why = (
+        f"--max-connections {conns}"
+        if user_connections
+        else f"{workload} default; put pgbouncer in front for more clients"
+    )
     room = work_mem_that_fits(b, conns)
 
     if room < work_mem_min and not user_connections:
         fitted = max(CONNECTIONS_FLOOR, connections_that_fit(b, work_mem_min))
         if fitted < conns:
-            conn_why = (f"lowered from the {workload} default of {conns} so each can have "
-                        f"work_mem {format_pg_size(work_mem_min)} in {human_size(b.usable)}; "
-                        "use pgbouncer for more clients")
+            conn_why = (
+                f"lowered from the {workload} default of {conns} so each can have "
+                f"work_mem {format_pg_size(work_mem_min)} in {human_size(b.usable)}; "
+                "use pgbouncer for more clients"
+            )
             conns = fitted
             room = work_mem_that_fits(b, conns)
 
     if room < WORK_MEM_MIN and not user_connections:
         fitted = connections_that_fit(b, WORK_MEM_MIN)
         if CONNECTIONS_MIN <= fitted < conns:
-            conn_why = (f"the most that fit in {human_size(b.usable)} of memory; "
-                        "use pgbouncer for more clients")
+            conn_why = (
+                f"the most that fit in {human_size(b.usable)} of memory; "
+                "use pgbouncer for more clients"
+            )
             conns = fitted
             room = work_mem_that_fits(b, conns)
 
@@ -142,12 +175,16 @@ def fit(b: Budget, *, wanted_connections: int, user_connections: bool,
         wm_why = f"the {workload} ceiling; the budget would allow {format_pg_size(room)}"
     else:
         work_mem = nice_size(room)
-        wm_why = (f"what the memory budget leaves for ({conns} connections + "
-                  f"{b.parallel_workers} parallel workers) x {b.operations_per_query} operations "
-                  f"x hash_mem_multiplier {b.hash_mem_multiplier:g}")
+        wm_why = (
+            f"what the memory budget leaves for ({conns} connections + "
+            f"{b.parallel_workers} parallel workers) x {b.operations_per_query} operations "
+            f"x hash_mem_multiplier {b.hash_mem_multiplier:g}"
+        )
         if work_mem < work_mem_min:
-            wm_why += (f"; below the usual {format_pg_size(work_mem_min)} because of "
-                       f"{conns} connections: sorts will spill to disk")
+            wm_why += (
+                f"; below the usual {format_pg_size(work_mem_min)} because of "
+                f"{conns} connections: sorts will spill to disk"
+            )
     return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why)
 
 

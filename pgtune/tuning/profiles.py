@@ -114,7 +114,9 @@ def _build(cls: type[Any], data: dict[str, Any], source: str) -> Any:
         convert = _CONVERTERS.get(field.name)
         try:
             values[field.name] = (
-                convert(raw) if convert else _check_type(raw, field.type, f"{source}: {field.name!r}")
+                convert(raw)
+                if convert
+                else _check_type(raw, field.type, f"{source}: {field.name!r}")
             )
         except DataError:
             raise
@@ -160,5 +162,7 @@ def load_storage(name: StorageClass, directory: Path | None = None) -> StorageTr
     data = _read(directory or default_dir(), "storage.yaml")
     if name not in data or not isinstance(data[name], dict):
         raise DataError(f"storage.yaml has no storage class {name!r} (expected {STORAGE_CLASSES})")
-    traits: StorageTraits = _build(StorageTraits, {**data[name], "name": name}, f"storage.yaml[{name}]")
+    traits: StorageTraits = _build(
+        StorageTraits, {**data[name], "name": name}, f"storage.yaml[{name}]"
+    )
     return traits

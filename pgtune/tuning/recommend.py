@@ -4,8 +4,17 @@ from dataclasses import dataclass
 
 from pgtune.tuning.budget import AUXILIARY_PROCESSES, Budget, fit, reserve_for
 from pgtune.tuning.settings import Setting, to_setting
-from pgtune.tuning.sizing import Context, Decision, autovacuum, connections, hardening, io, memory
-from pgtune.tuning.sizing import parallel, wal
+from pgtune.tuning.sizing import (
+    Context,
+    Decision,
+    autovacuum,
+    connections,
+    hardening,
+    io,
+    memory,
+    parallel,
+    wal,
+)
 
 # Sections of the rendered file, in order, with their titles.
 SECTIONS = {
@@ -55,8 +64,9 @@ def recommend(ctx: Context) -> Recommendation:
     fitted = fit(
         Budget(
             usable=ctx.memory,
-            reserve=reserve_for(ctx.memory, ctx.profile.os_reserve_fraction,
-                                ctx.profile.os_reserve_min),
+            reserve=reserve_for(
+                ctx.memory, ctx.profile.os_reserve_fraction, ctx.profile.os_reserve_min
+            ),
             shared_buffers=_int(sb),
             wal_buffers=_int(walbuf),
             maintenance_work_mem=_int(maint),
@@ -76,8 +86,9 @@ def recommend(ctx: Context) -> Recommendation:
         workload=wl.name,
     )
     budget = fitted.budget
-    shm = memory.shared_memory_estimate(budget.shared_buffers, budget.wal_buffers,
-                                        budget.connections)
+    shm = memory.shared_memory_estimate(
+        budget.shared_buffers, budget.wal_buffers, budget.connections
+    )
     huge, notes = memory.huge_pages(ctx, shm)
     notes += list(ctx.hardware.notes)
 
@@ -87,17 +98,24 @@ def recommend(ctx: Context) -> Recommendation:
             connections.idle_in_transaction_timeout(ctx),
         ],
         "memory": [
-            sb, memory.effective_cache_size(ctx),
+            sb,
+            memory.effective_cache_size(ctx),
             Decision("work_mem", budget.work_mem, fitted.work_mem_reason),
-            hmm, maint, walbuf, huge,
+            hmm,
+            maint,
+            walbuf,
+            huge,
         ],
         "wal": [*wal.wal_sizes(ctx), *wal.checkpoints(ctx), wal.wal_compression(ctx)],
         "planner": [*io.planner_costs(ctx), *io.statistics_and_jit(ctx), *aio],
         "parallel": par,
         "autovacuum": av,
         "logging": hardening.logging(ctx),
-        "security": [*hardening.authentication(ctx), *hardening.tls(ctx),
-                     *hardening.extensions(ctx)],
+        "security": [
+            *hardening.authentication(ctx),
+            *hardening.tls(ctx),
+            *hardening.extensions(ctx),
+        ],
     }
     settings = tuple(
         to_setting(d, ctx.facts, section)

@@ -99,8 +99,9 @@ def render_yaml(rec: Recommendation, sources: dict[str, str] | None = None) -> s
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text: str = yaml.dump(as_document(rec, sources), Dumper=dumper, sort_keys=False,
-                          allow_unicode=True, width=100)
+    text: str = yaml.dump(
+        as_document(rec, sources), Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
+    )
     return text
 
 
@@ -113,8 +114,9 @@ def render_sql(rec: Recommendation) -> str:
         "-- Run with psql as a superuser; ALTER SYSTEM cannot run inside a transaction block.",
     ]
     for s in rec.settings:
-        stmt = sql.SQL("ALTER SYSTEM SET {} = {};").format(sql.Identifier(s.name),
-                                                           sql.Literal(s.value))
+        stmt = sql.SQL("ALTER SYSTEM SET {} = {};").format(
+            sql.Identifier(s.name), sql.Literal(s.value)
+        )
         reason = " ".join(s.reason.split())  # one comment line, whatever a path contained
         lines.append(f"-- {reason}" + (" [restart]" if s.applies == "restart" else ""))
         lines.append(stmt.as_string(None))
@@ -125,8 +127,13 @@ def render_sql(rec: Recommendation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_conf(rec: Recommendation, *, full: bool = False, templates_dir: Path | None = None,
-                sources: dict[str, str] | None = None) -> str:
+def render_conf(
+    rec: Recommendation,
+    *,
+    full: bool = False,
+    templates_dir: Path | None = None,
+    sources: dict[str, str] | None = None,
+) -> str:
     import jinja2
 
     directory = templates_dir or shipped_dir("templates")
@@ -136,7 +143,7 @@ def render_conf(rec: Recommendation, *, full: bool = False, templates_dir: Path 
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,  # noqa: S701 - renders a config file, not HTML
+        autoescape=False,
     )
     env.filters["pgquote"] = pg_quote
     sections = [

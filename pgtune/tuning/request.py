@@ -72,19 +72,22 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
 def resolve(req: TuningRequest) -> Resolved:
     if req.profile is not None and req.profile not in profiles.PROFILE_NAMES:
         raise UsageError(
-            f"unknown profile {req.profile!r}: choose one of {', '.join(profiles.PROFILE_NAMES)}")
+            f"unknown profile {req.profile!r}: choose one of {', '.join(profiles.PROFILE_NAMES)}"
+        )
     if req.workload not in profiles.WORKLOAD_NAMES:
         raise UsageError(
-            f"unknown workload {req.workload!r}: choose one of "
-            f"{', '.join(profiles.WORKLOAD_NAMES)}")
+            f"unknown workload {req.workload!r}: choose one of {', '.join(profiles.WORKLOAD_NAMES)}"
+        )
     if req.pg_version is not None:
         major, major_source = check_major(req.pg_version), "--pg-version"
     else:
         major, major_source = detect_major(req.data_dir)
     opts = req.options
     if opts.max_connections is not None and not 4 <= opts.max_connections <= 262143:
-        raise UsageError(f"--max-connections {opts.max_connections!r} must be 4 to 262143 "
-                         "(3 are reserved for superusers)")
+        raise UsageError(
+            f"--max-connections {opts.max_connections!r} must be 4 to 262143 "
+            "(3 are reserved for superusers)"
+        )
     if bool(opts.ssl_cert) != bool(opts.ssl_key):
         raise UsageError("--ssl-cert and --ssl-key go together")
 

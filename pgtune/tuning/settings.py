@@ -69,5 +69,6 @@ def to_setting(decision: Decision, facts: VersionFacts, section: str) -> Setting
     param = facts.param(decision.name)
     value, setting = _convert(decision.value, param)
     _check(decision.name, decision.value, setting, param)
-    return Setting(decision.name, value, setting, param.unit, param.applies, decision.reason,
-                   section)
+    return Setting(
+        decision.name, value, setting, param.unit, param.applies, decision.reason, section
+    )

@@ -13,38 +13,58 @@ def autovacuum_workers(ctx: Context) -> int:
 
 def autovacuum(ctx: Context, maintenance_work_mem: int) -> list[Decision]:
     workers = autovacuum_workers(ctx)
-    decisions = [Decision(
-        "autovacuum_max_workers", workers,
-        f"{ctx.profile.name} profile, capped by {ctx.cpus} CPUs (at least the default 3)",
-    )]
+    decisions = [
+        Decision(
+            "autovacuum_max_workers",
+            workers,
+            f"{ctx.profile.name} profile, capped by {ctx.cpus} CPUs (at least the default 3)",
+        )
+    ]
     if ctx.facts.has("autovacuum_worker_slots"):
         slots = max(16, workers)
-        decisions.append(Decision(
-            "autovacuum_worker_slots", slots,
-            "PostgreSQL 18: slots reserved at start, so autovacuum_max_workers can be raised "
-            "with a reload",
-        ))
+        decisions.append(
+            Decision(
+                "autovacuum_worker_slots",
+                slots,
+                "PostgreSQL 18: slots reserved at start, so autovacuum_max_workers can be raised "
+                "with a reload",
+            )
+        )
 
     per_worker = nice_size(int(ctx.memory * AUTOVACUUM_MEMORY_SHARE) // workers)
     value = max(16 * MB, min(maintenance_work_mem, per_worker))
     if ctx.major < 17 and value > PRE17_VACUUM_CAP:
         value = PRE17_VACUUM_CAP
-    why = (f"{AUTOVACUUM_MEMORY_SHARE:.0%} of memory shared by {workers} workers, at most "
-           f"maintenance_work_mem ({format_pg_size(maintenance_work_mem)})")
-    why += ("; PostgreSQL 17+ stores dead tuples compactly, so this goes further"
-            if ctx.major >= 17 else "; vacuum cannot use more than 1GB before PostgreSQL 17")
+    why = (
+        f"{AUTOVACUUM_MEMORY_SHARE:.0%} of memory shared by {workers} workers, at most "
+        f"maintenance_work_mem ({format_pg_size(maintenance_work_mem)})"
+    )
+    why += (
+        "; PostgreSQL 17+ stores dead tuples compactly, so this goes further"
+        if ctx.major >= 17
+        else "; vacuum cannot use more than 1GB before PostgreSQL 17"
+    )
     decisions.append(Decision("autovacuum_work_mem", value, why))
 
     wl, st = ctx.workload, ctx.storage
     decisions += [
-        Decision("autovacuum_vacuum_scale_factor", wl.autovacuum_vacuum_scale_factor,
-                 f"vacuum after {wl.autovacuum_vacuum_scale_factor:.0%} of a table changes "
-                 "(default 20%): big tables get vacuumed before bloat builds up"),
-        Decision("autovacuum_analyze_scale_factor", wl.autovacuum_analyze_scale_factor,
-                 f"analyze after {wl.autovacuum_analyze_scale_factor:.0%} changes (default 10%): "
-                 "fresher statistics on large tables"),
-        Decision("autovacuum_vacuum_cost_limit", st.autovacuum_vacuum_cost_limit,
-                 f"vacuum I/O budget per round for {st.name} storage (default 200, shared by "
-                 "all workers): vacuum keeps up with busy tables"),
+        Decision(
+            "autovacuum_vacuum_scale_factor",
+            wl.autovacuum_vacuum_scale_factor,
+            f"vacuum after {wl.autovacuum_vacuum_scale_factor:.0%} of a table changes "
+            "(default 20%): big tables get vacuumed before bloat builds up",
+        ),
+        Decision(
+            "autovacuum_analyze_scale_factor",
+            wl.autovacuum_analyze_scale_factor,
+            f"analyze after {wl.autovacuum_analyze_scale_factor:.0%} changes (default 10%): "
+            "fresher statistics on large tables",
+        ),
+        Decision(
+            "autovacuum_vacuum_cost_limit",
+            st.autovacuum_vacuum_cost_limit,
+            f"vacuum I/O budget per round for {st.name} storage (default 200, shared by "
+            "all workers): vacuum keeps up with busy tables",
+        ),
     ]
     return decisions

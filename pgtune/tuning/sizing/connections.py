@@ -13,6 +13,8 @@ def idle_in_transaction_timeout(ctx: Context) -> Decision:
     if ms == 0:
         why = f"{ctx.workload.name}: no limit; sessions left idle in a transaction hold locks"
     else:
-        why = (f"{ctx.workload.name}: end sessions idle in a transaction after "
-               f"{format_pg_duration(ms)}; they hold locks and stop VACUUM from cleaning up")
+        why = (
+            f"{ctx.workload.name}: end sessions idle in a transaction after "
+            f"{format_pg_duration(ms)}; they hold locks and stop VACUUM from cleaning up"
+        )
     return Decision("idle_in_transaction_session_timeout", ms, why)

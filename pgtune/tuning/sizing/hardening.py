@@ -16,43 +16,67 @@ def authentication(ctx: Context) -> list[Decision]:
 
 def tls(ctx: Context) -> list[Decision]:
     opts = ctx.options
-    decisions = [Decision(
-        "ssl_min_protocol_version", "TLSv1.2",
-        "refuse TLS 1.0/1.1; raise to TLSv1.3 once every client supports it",
-    )]
+    decisions = [
+        Decision(
+            "ssl_min_protocol_version",
+            "TLSv1.2",
+            "refuse TLS 1.0/1.1; raise to TLSv1.3 once every client supports it",
+        )
+    ]
     if opts.ssl_cert and opts.ssl_key:
         decisions += [
             Decision("ssl", True, "encrypt client connections (certificate given)"),
             Decision("ssl_cert_file", opts.ssl_cert, "server certificate (--ssl-cert)"),
-            Decision("ssl_key_file", opts.ssl_key,
-                     "server private key (--ssl-key; must be 0600, owned by the server user)"),
+            Decision(
+                "ssl_key_file",
+                opts.ssl_key,
+                "server private key (--ssl-key; must be 0600, owned by the server user)",
+            ),
         ]
         if opts.ssl_ca:
-            decisions.append(Decision("ssl_ca_file", opts.ssl_ca,
-                                      "CA that signs client certificates (--ssl-ca)"))
+            decisions.append(
+                Decision("ssl_ca_file", opts.ssl_ca, "CA that signs client certificates (--ssl-ca)")
+            )
     return decisions
 
 
 def logging(ctx: Context) -> list[Decision]:
     return [
-        Decision("log_connections", True,
-                 "an audit trail of who connected from where (and failed attempts)"),
+        Decision(
+            "log_connections",
+            True,
+            "an audit trail of who connected from where (and failed attempts)",
+        ),
         Decision("log_disconnections", True, "session end and duration, to pair with connections"),
         Decision("log_statement", "ddl", "record every schema change (CREATE, ALTER, DROP, GRANT)"),
-        Decision("log_line_prefix", LOG_LINE_PREFIX,
-                 "time, pid, user@database, application and client on every log line"),
+        Decision(
+            "log_line_prefix",
+            LOG_LINE_PREFIX,
+            "time, pid, user@database, application and client on every log line",
+        ),
         Decision("log_lock_waits", True, "log waits longer than deadlock_timeout (1s)"),
-        Decision("log_temp_files", 0,
-                 "log every temporary file: spills show where work_mem is too small"),
-        Decision("log_checkpoints", True,
-                 "checkpoint frequency and cause show whether max_wal_size fits the load"),
-        Decision("log_autovacuum_min_duration", 600_000,
-                 "log autovacuum runs over 10 minutes: the tables that need attention"),
+        Decision(
+            "log_temp_files", 0, "log every temporary file: spills show where work_mem is too small"
+        ),
+        Decision(
+            "log_checkpoints",
+            True,
+            "checkpoint frequency and cause show whether max_wal_size fits the load",
+        ),
+        Decision(
+            "log_autovacuum_min_duration",
+            600_000,
+            "log autovacuum runs over 10 minutes: the tables that need attention",
+        ),
     ]
 
 
 def extensions(ctx: Context) -> list[Decision]:
-    return [Decision(
-        "shared_preload_libraries", "pg_stat_statements",
-        "per-query statistics: the first place to look when tuning (CREATE EXTENSION per database)",
-    )]
+    return [
+        Decision(
+            "shared_preload_libraries",
+            "pg_stat_statements",
+            "per-query statistics: the first place to look when tuning "
+            "(CREATE EXTENSION per database)",
+        )
+    ]

@@ -17,9 +17,12 @@ def planner_costs(ctx: Context) -> list[Decision]:
         prefetch = f"{label} serves many reads at once: deep prefetch for bitmap heap scans"
         maint = f"{label}: deep prefetch for VACUUM and other maintenance reads"
     return [
-        Decision("random_page_cost", st.random_page_cost,
-                 f"{label} storage ({ctx.hardware.storage_source}): random reads cost "
-                 f"{st.random_page_cost:g}x a sequential read"),
+        Decision(
+            "random_page_cost",
+            st.random_page_cost,
+            f"{label} storage ({ctx.hardware.storage_source}): random reads cost "
+            f"{st.random_page_cost:g}x a sequential read",
+        ),
         Decision("effective_io_concurrency", st.effective_io_concurrency, prefetch),
         Decision("maintenance_io_concurrency", st.maintenance_io_concurrency, maint),
     ]
@@ -27,17 +30,25 @@ def planner_costs(ctx: Context) -> list[Decision]:
 
 def statistics_and_jit(ctx: Context) -> list[Decision]:
     wl = ctx.workload
-    stats_why = ("more detailed statistics for complex analytic plans (ANALYZE takes longer)"
-                 if wl.default_statistics_target > 100 else
-                 "the default detail suits short queries; raise per column where plans go wrong")
-    jit_why = ("compiling expressions pays off for long analytic queries" if wl.jit else
-               f"{wl.name}: JIT compile time often exceeds the saving on short queries")
+    stats_why = (
+        "more detailed statistics for complex analytic plans (ANALYZE takes longer)"
+        if wl.default_statistics_target > 100
+        else "the default detail suits short queries; raise per column where plans go wrong"
+    )
+    jit_why = (
+        "compiling expressions pays off for long analytic queries"
+        if wl.jit
+        else f"{wl.name}: JIT compile time often exceeds the saving on short queries"
+    )
     return [
         Decision("default_statistics_target", wl.default_statistics_target, stats_why),
         Decision("jit", wl.jit, jit_why),
-        Decision("track_io_timing", True,
-                 "I/O time in EXPLAIN (BUFFERS) and pg_stat_statements; cheap on modern clocks "
-                 "(check with pg_test_timing)"),
+        Decision(
+            "track_io_timing",
+            True,
+            "I/O time in EXPLAIN (BUFFERS) and pg_stat_statements; cheap on modern clocks "
+            "(check with pg_test_timing)",
+        ),
     ]
 
 
@@ -49,18 +60,26 @@ def async_io(ctx: Context) -> list[Decision]:
     allowed = ctx.facts.param("io_method").values
     if method not in allowed:
         raise UsageError(f"invalid --io-method {method!r}: choose one of {', '.join(allowed)}")
-    decisions = [Decision(
-        "io_method", method,
-        "asked for with --io-method" if ctx.options.io_method else
-        "worker processes issue reads ahead; io_uring only on request (kernel and build support)",
-    )]
+    decisions = [
+        Decision(
+            "io_method",
+            method,
+            "asked for with --io-method"
+            if ctx.options.io_method
+            else "worker processes issue reads ahead; io_uring only on request "
+            "(kernel and build support)",
+        )
+    ]
     if method == "worker":
         per_cpu = ctx.storage.io_workers_per_cpu
         by_memory = max(IO_WORKERS_MIN, ctx.memory // (256 * MB))
         workers = min(IO_WORKERS_MAX, by_memory, max(IO_WORKERS_MIN, round(ctx.cpus * per_cpu)))
-        decisions.append(Decision(
-            "io_workers", workers,
-            f"{per_cpu:g} per CPU for {ctx.storage.name} ({ctx.cpus} CPUs), "
-            f"between {IO_WORKERS_MIN} and {IO_WORKERS_MAX}",
-        ))
+        decisions.append(
+            Decision(
+                "io_workers",
+                workers,
+                f"{per_cpu:g} per CPU for {ctx.storage.name} ({ctx.cpus} CPUs), "
+                f"between {IO_WORKERS_MIN} and {IO_WORKERS_MAX}",
+            )
+        )
     return decisions

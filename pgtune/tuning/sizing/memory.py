@@ -31,8 +31,8 @@ def effective_cache_size(ctx: Context) -> Decision:
     return Decision(
         "effective_cache_size",
         value,
-        f"{fraction:.0%} of usable memory: shared_buffers plus the page cache the planner may count "
-        "on (a hint, allocates nothing)",
+        f"{fraction:.0%} of usable memory: shared_buffers plus the page cache the planner "
+        "may count on (a hint, allocates nothing)",
     )
 
 
@@ -42,8 +42,8 @@ def maintenance_work_mem(ctx: Context) -> Decision:
     return Decision(
         "maintenance_work_mem",
         value,
-        f"1/16 of usable memory, capped at {format_pg_size(cap)} for the {ctx.profile.name} profile: "
-        "faster CREATE INDEX and VACUUM, one at a time in the budget",
+        f"1/16 of usable memory, capped at {format_pg_size(cap)} for the {ctx.profile.name} "
+        "profile: faster CREATE INDEX and VACUUM, one at a time in the budget",
     )
 
 
@@ -61,13 +61,16 @@ def hash_mem_multiplier(ctx: Context) -> Decision:
     if ctx.major >= 15:
         why = "PostgreSQL 15+ default: hash joins/aggregates may use 2x work_mem (in the budget)"
     else:
-        why = (f"PostgreSQL 15's default (this version's is {default}): hashing spills less; "
-               "the budget counts 2x work_mem")
+        why = (
+            f"PostgreSQL 15's default (this version's is {default}): hashing spills less; "
+            "the budget counts 2x work_mem"
+        )
     return Decision("hash_mem_multiplier", 2.0, why)
 
 
-def shared_memory_estimate(shared_buffers_bytes: int, wal_buffers_bytes: int,
-                           connections: int) -> int:
+def shared_memory_estimate(
+    shared_buffers_bytes: int, wal_buffers_bytes: int, connections: int
+) -> int:
     """A generous estimate of PostgreSQL's whole shared memory segment.
 
     Besides the buffers, the lock table, proc array and buffer descriptors grow with
@@ -88,8 +91,10 @@ def huge_pages(ctx: Context, shared_memory_bytes: int) -> tuple[Decision, list[s
             "the exact figure: `postgres -D $PGDATA -C shared_memory_size_in_huge_pages` "
             "(PostgreSQL 15+). Then huge_pages = on makes a missing reservation fail loudly."
         )
-        why = (f"{human_size(shared_memory_bytes)} of shared memory: huge pages cut page-table "
-               f"memory per backend; reserve vm.nr_hugepages={pages} (see notes)")
+        why = (
+            f"{human_size(shared_memory_bytes)} of shared memory: huge pages cut page-table "
+            f"memory per backend; reserve vm.nr_hugepages={pages} (see notes)"
+        )
     else:
         why = "uses huge pages if the kernel has them reserved, starts without them otherwise"
     return Decision("huge_pages", "try", why), notes

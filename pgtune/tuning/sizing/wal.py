@@ -10,12 +10,18 @@ def wal_sizes(ctx: Context) -> list[Decision]:
     high = max(2 * low, nice_size(int(ctx.profile.max_wal_size * factor)))
     scaled = f" x{factor:g} for {ctx.workload.name}" if factor != 1 else ""
     return [
-        Decision("min_wal_size", low,
-                 f"{ctx.profile.name} profile{scaled}: recycled WAL segments absorb write bursts "
-                 "without creating new files"),
-        Decision("max_wal_size", high,
-                 f"{ctx.profile.name} profile{scaled}: the 1GB default forces 'requested' "
-                 f"checkpoints under load; {format_pg_size(high)} lets checkpoint_timeout pace them"),
+        Decision(
+            "min_wal_size",
+            low,
+            f"{ctx.profile.name} profile{scaled}: recycled WAL segments absorb write bursts "
+            "without creating new files",
+        ),
+        Decision(
+            "max_wal_size",
+            high,
+            f"{ctx.profile.name} profile{scaled}: the 1GB default forces 'requested' "
+            f"checkpoints under load; {format_pg_size(high)} lets checkpoint_timeout pace them",
+        ),
     ]
 
 
@@ -23,21 +29,36 @@ def checkpoints(ctx: Context) -> list[Decision]:
     timeout = ctx.profile.checkpoint_timeout
     completion_default = ctx.facts.param("checkpoint_completion_target").default
     return [
-        Decision("checkpoint_timeout", timeout,
-                 f"{format_pg_duration(timeout)}: fewer full-page images in WAL than the 5min "
-                 "default, at the cost of a longer crash recovery"),
-        Decision("checkpoint_completion_target", 0.9,
-                 "spread checkpoint writes over 90% of the interval"
-                 + ("" if completion_default == "0.9" else
-                    f" (this version's default is {completion_default})")),
+        Decision(
+            "checkpoint_timeout",
+            timeout,
+            f"{format_pg_duration(timeout)}: fewer full-page images in WAL than the 5min "
+            "default, at the cost of a longer crash recovery",
+        ),
+        Decision(
+            "checkpoint_completion_target",
+            0.9,
+            "spread checkpoint writes over 90% of the interval"
+            + (
+                ""
+                if completion_default == "0.9"
+                else f" (this version's default is {completion_default})"
+            ),
+        ),
     ]
 
 
 def wal_compression(ctx: Context) -> Decision:
     if "lz4" in ctx.facts.param("wal_compression").values:
-        return Decision("wal_compression", "lz4",
-                        "full-page images compressed with lz4: several times less WAL for little "
-                        "CPU (needs a server built --with-lz4, as distribution packages are)")
-    return Decision("wal_compression", "on",
-                    "full-page images compressed (pglz, the only method before PostgreSQL 15): "
-                    "less WAL written and shipped")
+        return Decision(
+            "wal_compression",
+            "lz4",
+            "full-page images compressed with lz4: several times less WAL for little "
+            "CPU (needs a server built --with-lz4, as distribution packages are)",
+        )
+    return Decision(
+        "wal_compression",
+        "on",
+        "full-page images compressed (pglz, the only method before PostgreSQL 15): "
+        "less WAL written and shipped",
+    )
