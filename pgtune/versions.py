@@ -94,7 +94,8 @@ def version_facts(major: int) -> VersionFacts:
         if major < entry["since"] or ("until" in entry and major >= entry["until"]):
             continue
         values = _for_version(entry.get("values", ()), major) or ()
-        lo, hi = entry.get("min"), entry.get("max")
+        lo = _for_version(entry.get("min"), major)
+        hi = _for_version(entry.get("max"), major)
         params[name] = ParamFacts(
             name=name,
             context=_for_version(entry["context"], major),

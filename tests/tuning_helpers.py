@@ -3,9 +3,14 @@
 from pgtune.tuning.hardware import Hardware, StorageClass
 from pgtune.tuning.profiles import load_profiles, load_storage, load_workload, pick_profile
 from pgtune.tuning.recommend import Recommendation, recommend
+from pgtune.tuning.server import ServerBuild
 from pgtune.tuning.sizing import Context, Options
 from pgtune.units import GB
 from pgtune.versions import version_facts
+
+
+# Tests default to a build with every optional feature, like distribution packages.
+FULL_BUILD = ServerBuild(source="test build", lz4=True, zstd=True, liburing=True, ssl=True)
 
 
 def make_context(
@@ -14,6 +19,7 @@ def make_context(
     storage: StorageClass = "ssd",
     workload: str = "web",
     major: int = 15,
+    build: ServerBuild = FULL_BUILD,
     **options: object,
 ) -> Context:
     hw = Hardware(memory, cpus, storage, "test", "test", "test")
@@ -24,6 +30,7 @@ def make_context(
         storage=load_storage(storage),
         facts=version_facts(major),
         options=Options(**options),  # type: ignore[arg-type]
+        build=build,
     )
 
 
@@ -33,6 +40,7 @@ def make(
     storage: StorageClass = "ssd",
     workload: str = "web",
     major: int = 15,
+    build: ServerBuild = FULL_BUILD,
     **options: object,
 ) -> Recommendation:
-    return recommend(make_context(memory, cpus, storage, workload, major, **options))
+    return recommend(make_context(memory, cpus, storage, workload, major, build, **options))

@@ -132,6 +132,19 @@ def generate(
             "--io-method", help="PostgreSQL 18 io_method: worker (default), io_uring or sync."
         ),
     ] = None,
+    wal_compression: Annotated[
+        str | None,
+        typer.Option(
+            "--wal-compression",
+            help="lz4, zstd, pglz, on or off (default: lz4 when the server build has it).",
+        ),
+    ] = None,
+    pg_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--pg-config", help="pg_config of the target server, to read its build options."
+        ),
+    ] = None,
     full: Annotated[
         bool,
         typer.Option("--full", help="A whole postgresql.conf instead of a conf.d include file."),
@@ -178,12 +191,14 @@ def generate(
         profile=profile,
         workload=workload,
         profiles_dir=profiles_dir,
+        pg_config=pg_config,
         options=Options(
             max_connections=max_connections,
             ssl_cert=ssl_cert,
             ssl_key=ssl_key,
             ssl_ca=ssl_ca,
             io_method=io_method,
+            wal_compression=wal_compression,
             listen_addresses=listen_addresses,
             port=port,
         ),

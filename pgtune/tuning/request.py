@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pgtune.errors import UsageError
-from pgtune.tuning import hardware, profiles
+from pgtune.tuning import hardware, profiles, server
 from pgtune.tuning.hardware import STORAGE_CLASSES, StorageClass
 from pgtune.tuning.sizing import Context, Options
 from pgtune.units import MB, parse_size
@@ -27,6 +27,7 @@ class TuningRequest:
     profile: str | None = None
     workload: str = DEFAULT_WORKLOAD
     profiles_dir: Path | None = None
+    pg_config: Path | None = None
     options: Options = field(default_factory=Options)
 
 
@@ -98,6 +99,12 @@ def resolve(req: TuningRequest) -> Resolved:
     else:
         profile = profiles.pick_profile(hw.memory_bytes, profiles.load_profiles(req.profiles_dir))
         profile_source = "picked from memory"
+    # The build matters only for lz4/zstd WAL compression (15+) and io_uring; asking pg_config
+    # costs two subprocesses, so skip it when nothing depends on it.
+    needs_build = req.pg_config is not None or (
+        major >= 15 and opts.wal_compression is None
+    ) or opts.io_method == "io_uring" or opts.ssl_cert is not None
+    build = server.detect_build(major, req.pg_config) if needs_build else server.UNKNOWN
     ctx = Context(
         hardware=hw,
         profile=profile,
@@ -105,5 +112,11 @@ def resolve(req: TuningRequest) -> Resolved:
         storage=profiles.load_storage(hw.storage, req.profiles_dir),
         facts=version_facts(major),
         options=opts,
+        build=build,
     )
-    return Resolved(ctx, {"pg_version_source": major_source, "profile_source": profile_source})
+    sources = {
+        "pg_version_source": major_source,
+        "profile_source": profile_source,
+        "server_build_source": build.source,
+    }
+    return Resolved(ctx, sources)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pgtune.tuning.hardware import Hardware
 from pgtune.tuning.profiles import Profile, StorageTraits, Workload
+from pgtune.tuning.server import UNKNOWN, ServerBuild
 from pgtune.versions import VersionFacts
 
 Value = int | float | bool | str
@@ -29,6 +30,7 @@ class Options:
     ssl_key: str | None = None
     ssl_ca: str | None = None
     io_method: str | None = None
+    wal_compression: str | None = None
     listen_addresses: str = "localhost"
     port: int = 5432
 
@@ -41,6 +43,7 @@ class Context:
     storage: StorageTraits
     facts: VersionFacts
     options: Options = field(default_factory=Options)
+    build: ServerBuild = UNKNOWN
 
     @property
     def memory(self) -> int:

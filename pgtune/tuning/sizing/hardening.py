@@ -1,5 +1,6 @@
 """Security and observability settings that every server should have."""
 
+from pgtune.errors import UsageError
 from pgtune.tuning.sizing import Context, Decision
 
 # time, pid, user@database, application, client host
@@ -24,6 +25,8 @@ def tls(ctx: Context) -> list[Decision]:
         )
     ]
     if opts.ssl_cert and opts.ssl_key:
+        if ctx.build.ssl is False:
+            raise UsageError(f"--ssl-cert: this server is built without SSL ({ctx.build.source})")
         decisions += [
             Decision("ssl", True, "encrypt client connections (certificate given)"),
             Decision("ssl_cert_file", opts.ssl_cert, "server certificate (--ssl-cert)"),

@@ -60,6 +60,10 @@ def async_io(ctx: Context) -> list[Decision]:
     allowed = ctx.facts.param("io_method").values
     if method not in allowed:
         raise UsageError(f"invalid --io-method {method!r}: choose one of {', '.join(allowed)}")
+    if method == "io_uring" and ctx.build.liburing is False:
+        raise UsageError(
+            f"--io-method io_uring: this server is built without liburing ({ctx.build.source})"
+        )
     decisions = [
         Decision(
             "io_method",

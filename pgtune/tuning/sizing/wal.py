@@ -1,5 +1,6 @@
 """WAL and checkpoints: sizes, spacing and compression."""
 
+from pgtune.errors import UsageError
 from pgtune.tuning.sizing import Context, Decision
 from pgtune.units import MB, format_pg_duration, format_pg_size, nice_size
 
@@ -49,16 +50,30 @@ def checkpoints(ctx: Context) -> list[Decision]:
 
 
 def wal_compression(ctx: Context) -> Decision:
-    if "lz4" in ctx.facts.param("wal_compression").values:
-        return Decision(
-            "wal_compression",
-            "lz4",
-            "full-page images compressed with lz4: several times less WAL for little "
-            "CPU (needs a server built --with-lz4, as distribution packages are)",
-        )
-    return Decision(
-        "wal_compression",
-        "on",
-        "full-page images compressed (pglz, the only method before PostgreSQL 15): "
-        "less WAL written and shipped",
-    )
+    allowed = ctx.facts.param("wal_compression").values
+    asked, build = ctx.options.wal_compression, ctx.build
+    if asked is not None:
+        if asked not in allowed:
+            raise UsageError(
+                f"invalid --wal-compression {asked!r} for PostgreSQL {ctx.major}: "
+                f"choose one of {', '.join(allowed)}"
+            )
+        missing = {"lz4": build.lz4, "zstd": build.zstd}.get(asked) is False
+        if missing:
+            raise UsageError(f"--wal-compression {asked!r}: this server is built without it "
+                             f"({build.source})")
+        return Decision("wal_compression", asked, "asked for with --wal-compression")
+    if "lz4" not in allowed:
+        return Decision("wal_compression", "on",
+                        "full-page images compressed (pglz, the only method before PostgreSQL "
+                        "15): less WAL written and shipped")
+    if build.lz4:
+        return Decision("wal_compression", "lz4",
+                        "full-page images compressed with lz4: several times less WAL for "
+                        f"little CPU (server built with lz4: {build.source})")
+    if build.lz4 is False:
+        why = f"this server build has no lz4 ({build.source}); pglz still cuts WAL volume"
+    else:
+        why = ("pglz, which every build has: the server build is unknown; pass --pg-config, "
+               "or --wal-compression lz4 if the server has it (distribution packages do)")
+    return Decision("wal_compression", "pglz", why)

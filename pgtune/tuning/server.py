@@ -1,0 +1,95 @@
+"""What the PostgreSQL server build supports (compression methods, io_uring), read from the
+`pg_config` of the target version. Unknown when no matching pg_config is found.
+"""
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgtune.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ServerBuild:
+    source: str
+    lz4: bool | None = None  # None: unknown
+    zstd: bool | None = None
+    liburing: bool | None = None
+    ssl: bool | None = None
+
+
+UNKNOWN = ServerBuild(source="no pg_config found for this version (pass --pg-config)")
+
+
+def parse_configure(text: str, source: str) -> ServerBuild:
+    """Read the build options out of `pg_config --configure`.
+
+    >>> b = parse_configure("'--with-lz4' '--with-zstd' '--prefix=/usr'", "x")
+    >>> (b.lz4, b.zstd, b.liburing, b.ssl)
+    (True, True, False, False)
+    """
+    flags = set(text.replace("'", " ").split())
+    return ServerBuild(
+        source=source,
+        lz4="--with-lz4" in flags,
+        zstd="--with-zstd" in flags,
+        liburing="--with-liburing" in flags,
+        ssl=bool(flags & {"--with-openssl", "--with-ssl=openssl"}),
+    )
+
+
+def _major_of(pg_config: Path) -> int | None:
+    try:
+        out = subprocess.run(
+            [str(pg_config), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # "PostgreSQL 15.18 (Debian 15.18-0+deb12u1)"
+    parts = out.split()
+    if len(parts) >= 2 and parts[0] == "PostgreSQL":
+        head = parts[1].split(".")[0]
+        return int(head) if head.isdigit() else None
+    return None
+
+
+def _configure(pg_config: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            [str(pg_config), "--configure"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def candidates(major: int) -> list[Path]:
+    """Where distributions put pg_config for one major version, then PATH."""
+    paths = [
+        Path(f"/usr/lib/postgresql/{major}/bin/pg_config"),  # Debian, Ubuntu
+        Path(f"/usr/pgsql-{major}/bin/pg_config"),  # PGDG RPMs
+    ]
+    on_path = shutil.which("pg_config")
+    if on_path:
+        paths.append(Path(on_path))
+    return paths
+
+
+def detect_build(major: int, pg_config: Path | None = None) -> ServerBuild:
+    """The build of the target server: from ``pg_config`` if given, else the first candidate
+    whose version matches ``major``."""
+    if pg_config is not None:
+        found = _major_of(pg_config)
+        if found is None:
+            raise UsageError(f"--pg-config {str(pg_config)!r} is not a working pg_config")
+        if found != major:
+            raise UsageError(f"--pg-config {str(pg_config)!r} is PostgreSQL {found}, not {major}")
+        text = _configure(pg_config)
+        return parse_configure(text or "", f"{pg_config} --configure")
+    for path in candidates(major):
+        if path.is_file() and _major_of(path) == major:
+            text = _configure(path)
+            if text is not None:
+                return parse_configure(text, f"{path} --configure")
+    return UNKNOWN
