@@ -128,6 +128,12 @@ def test_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
         (["--max-connections", "100000"], 5, "lower --max-connections to at most"),
         (["--ssl-cert", "/a.crt"], 2, "--ssl-cert and --ssl-key go together"),
         (["--format", "xml"], 2, "xml"),
+        (["--pg-config", "/bin/true"], 2, "is not a working pg_config"),
+        (
+            ["--pg-version", "16", "--pg-config", "tests/data/pg_config/pg_config-17"],
+            2,
+            "is PostgreSQL 17, not 16",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_an_exit_code(args: list[str], code: int, words: str) -> None:

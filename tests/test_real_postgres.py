@@ -122,8 +122,11 @@ def test_version_table_matches_the_real_server(pg_cluster_factory, major: int) -
         if p.values:
             # A method the build was compiled without is not offered (embedded 18: no lz4/zstd).
             build = _build(cluster)
-            absent = {"lz4": build.lz4 is False, "zstd": build.zstd is False,
-                      "io_uring": build.liburing is False}
+            absent = {
+                "lz4": build.lz4 is False,
+                "zstd": build.zstd is False,
+                "io_uring": build.liburing is False,
+            }
             assert {v for v in p.values if not absent.get(v)} == set(enumvals), name
         if name not in ("log_line_prefix",):  # Debian patches nothing here, but stay tolerant
             assert boot == p.default, (name, boot, p.default)
@@ -148,9 +151,24 @@ def test_tls_settings_serve_encrypted_connections(pg_cluster_factory, major: int
     cluster: Cluster = pg_cluster_factory(major, listen_addresses="127.0.0.1")
     cert, key = cluster.data_dir / "server.crt", cluster.data_dir / "server.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     for path in (cert, key):
         cluster.user.chown(path)
@@ -164,8 +182,9 @@ def test_tls_settings_serve_encrypted_connections(pg_cluster_factory, major: int
     rec = make(2 * GB, 2, "ssd", "web", major, build, ssl_cert=str(cert), ssl_key=str(key))
     cluster.write_conf(render_conf(rec), mode="include")
     cluster.start()
-    with psycopg.connect(host="127.0.0.1", port=cluster.port, dbname="postgres",
-                         user=SUPERUSER, sslmode="require") as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=cluster.port, dbname="postgres", user=SUPERUSER, sslmode="require"
+    ) as conn:
         row = conn.execute(
             "SELECT ssl, version FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()"
         ).fetchone()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pgtune.errors import BudgetError
+from pgtune.errors import BudgetError, UsageError
+from pgtune.tuning.server import UNKNOWN, ServerBuild
 from pgtune.units import GB, MB, parse_size
 from pgtune.versions import SUPPORTED_MAJORS
 from tuning_helpers import make
@@ -157,3 +158,31 @@ def test_every_setting_has_a_one_line_reason() -> None:
     for workload in ("web", "oltp", "dw", "mixed", "desktop"):
         for s in make(workload=workload, major=18).settings:
             assert s.reason.strip() and "\n" not in s.reason, s.name
+
+
+NO_EXTRAS = ServerBuild(source="pg_config", lz4=False, zstd=False, liburing=False, ssl=False)
+
+
+def test_wal_compression_uses_lz4_only_when_the_build_has_it() -> None:
+    assert make(major=16, build=NO_EXTRAS).get("wal_compression").value == "pglz"
+    unknown = make(major=16, build=UNKNOWN).get("wal_compression")
+    assert unknown.value == "pglz" and "--pg-config" in unknown.reason
+    assert make(major=16, build=UNKNOWN, wal_compression="lz4").get("wal_compression").value == (
+        "lz4"
+    )
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"wal_compression": "lz4"}, "built without it"),
+        ({"wal_compression": "gzip"}, "invalid --wal-compression 'gzip'"),
+        ({"io_method": "io_uring"}, "without liburing"),
+        ({"ssl_cert": "a.crt", "ssl_key": "a.key"}, "built without SSL"),
+    ],
+)
+def test_features_the_build_lacks_are_refused_before_they_break_a_boot(
+    options: dict[str, str], words: str
+) -> None:
+    with pytest.raises(UsageError, match=words):
+        make(major=18, build=NO_EXTRAS, **options)

@@ -8,7 +8,6 @@ from pgtune.tuning.sizing import Context, Options
 from pgtune.units import GB
 from pgtune.versions import version_facts
 
-
 # Tests default to a build with every optional feature, like distribution packages.
 FULL_BUILD = ServerBuild(source="test build", lz4=True, zstd=True, liburing=True, ssl=True)
 

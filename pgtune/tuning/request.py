@@ -101,9 +101,12 @@ def resolve(req: TuningRequest) -> Resolved:
         profile_source = "picked from memory"
     # The build matters only for lz4/zstd WAL compression (15+) and io_uring; asking pg_config
     # costs two subprocesses, so skip it when nothing depends on it.
-    needs_build = req.pg_config is not None or (
-        major >= 15 and opts.wal_compression is None
-    ) or opts.io_method == "io_uring" or opts.ssl_cert is not None
+    needs_build = (
+        req.pg_config is not None
+        or (major >= 15 and opts.wal_compression is None)
+        or opts.io_method == "io_uring"
+        or opts.ssl_cert is not None
+    )
     build = server.detect_build(major, req.pg_config) if needs_build else server.UNKNOWN
     ctx = Context(
         hardware=hw,

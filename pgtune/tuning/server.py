@@ -39,29 +39,28 @@ def parse_configure(text: str, source: str) -> ServerBuild:
     )
 
 
-def _major_of(pg_config: Path) -> int | None:
-    try:
-        out = subprocess.run(
-            [str(pg_config), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    # "PostgreSQL 15.18 (Debian 15.18-0+deb12u1)"
-    parts = out.split()
-    if len(parts) >= 2 and parts[0] == "PostgreSQL":
-        head = parts[1].split(".")[0]
-        return int(head) if head.isdigit() else None
-    return None
-
-
-def _configure(pg_config: Path) -> str | None:
+def _query(pg_config: Path) -> tuple[int, str] | None:
+    """(major version, configure options) from one `pg_config --version --configure` run."""
     try:
         proc = subprocess.run(
-            [str(pg_config), "--configure"], capture_output=True, text=True, timeout=10
+            [str(pg_config), "--version", "--configure"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return proc.stdout if proc.returncode == 0 else None
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or not lines:
+        return None
+    # "PostgreSQL 15.18 (Debian 15.18-0+deb12u1)"
+    parts = lines[0].split()
+    if len(parts) < 2 or parts[0] != "PostgreSQL":
+        return None
+    head = parts[1].split(".")[0]
+    if not head.isdigit():
+        return None
+    return int(head), "\n".join(lines[1:])
 
 
 def candidates(major: int) -> list[Path]:
@@ -80,16 +79,17 @@ def detect_build(major: int, pg_config: Path | None = None) -> ServerBuild:
     """The build of the target server: from ``pg_config`` if given, else the first candidate
     whose version matches ``major``."""
     if pg_config is not None:
-        found = _major_of(pg_config)
+        found = _query(pg_config)
         if found is None:
             raise UsageError(f"--pg-config {str(pg_config)!r} is not a working pg_config")
-        if found != major:
-            raise UsageError(f"--pg-config {str(pg_config)!r} is PostgreSQL {found}, not {major}")
-        text = _configure(pg_config)
-        return parse_configure(text or "", f"{pg_config} --configure")
+        if found[0] != major:
+            raise UsageError(
+                f"--pg-config {str(pg_config)!r} is PostgreSQL {found[0]}, not {major}"
+            )
+        return parse_configure(found[1], f"{pg_config} --configure")
     for path in candidates(major):
-        if path.is_file() and _major_of(path) == major:
-            text = _configure(path)
-            if text is not None:
-                return parse_configure(text, f"{path} --configure")
+        if path.is_file():
+            found = _query(path)
+            if found is not None and found[0] == major:
+                return parse_configure(found[1], f"{path} --configure")
     return UNKNOWN

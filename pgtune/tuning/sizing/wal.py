@@ -60,20 +60,29 @@ def wal_compression(ctx: Context) -> Decision:
             )
         missing = {"lz4": build.lz4, "zstd": build.zstd}.get(asked) is False
         if missing:
-            raise UsageError(f"--wal-compression {asked!r}: this server is built without it "
-                             f"({build.source})")
+            raise UsageError(
+                f"--wal-compression {asked!r}: this server is built without it ({build.source})"
+            )
         return Decision("wal_compression", asked, "asked for with --wal-compression")
     if "lz4" not in allowed:
-        return Decision("wal_compression", "on",
-                        "full-page images compressed (pglz, the only method before PostgreSQL "
-                        "15): less WAL written and shipped")
+        return Decision(
+            "wal_compression",
+            "on",
+            "full-page images compressed (pglz, the only method before PostgreSQL "
+            "15): less WAL written and shipped",
+        )
     if build.lz4:
-        return Decision("wal_compression", "lz4",
-                        "full-page images compressed with lz4: several times less WAL for "
-                        f"little CPU (server built with lz4: {build.source})")
+        return Decision(
+            "wal_compression",
+            "lz4",
+            "full-page images compressed with lz4: several times less WAL for "
+            f"little CPU (server built with lz4: {build.source})",
+        )
     if build.lz4 is False:
         why = f"this server build has no lz4 ({build.source}); pglz still cuts WAL volume"
     else:
-        why = ("pglz, which every build has: the server build is unknown; pass --pg-config, "
-               "or --wal-compression lz4 if the server has it (distribution packages do)")
+        why = (
+            "pglz, which every build has: the server build is unknown; pass --pg-config, "
+            "or --wal-compression lz4 if the server has it (distribution packages do)"
+        )
     return Decision("wal_compression", "pglz", why)
