@@ -125,7 +125,7 @@ def test_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
         (["--pg-version", "9"], 2, "unsupported PostgreSQL version 9"),
         (["--storage", "floppy"], 2, "invalid --storage 'floppy'"),
         (["--profile", "huge"], 2, "unknown profile 'huge'"),
-        (["--max-connections", "100000"], 5, "lower --max-connections to at most"),
+        (["--max-connections", "100000"], 5, "so that max_connections is at most"),
         (["--ssl-cert", "/a.crt"], 2, "--ssl-cert and --ssl-key go together"),
         (["--format", "xml"], 2, "xml"),
         (["--pg-config", "/bin/true"], 2, "is not a working pg_config"),

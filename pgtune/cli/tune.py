@@ -1,6 +1,7 @@
 """`pgtune detect` and `pgtune generate`: flags in, tuned configuration out."""
 
 import json
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -8,7 +9,15 @@ from typing import Annotated
 import typer
 
 from pgtune.cli.common import handle_errors, say
-from pgtune.tuning.request import DEFAULT_WORKLOAD, TuningRequest, detect_hardware, resolve
+from pgtune.errors import UsageError
+from pgtune.tuning.hba import hba_notes, parse_allow
+from pgtune.tuning.request import (
+    DEFAULT_WORKLOAD,
+    TuningRequest,
+    detect_hardware,
+    pooler_options,
+    resolve,
+)
 from pgtune.tuning.sizing import Options
 from pgtune.units import human_size
 
@@ -18,6 +27,13 @@ class OutputFormat(StrEnum):
     json = "json"
     yaml = "yaml"
     sql = "sql"
+
+
+class Emit(StrEnum):
+    postgresql = "postgresql"
+    pgbouncer = "pgbouncer"
+    pgbouncer_auth_sql = "pgbouncer-auth-sql"
+    hba = "hba"
 
 
 class DetectFormat(StrEnum):
@@ -145,6 +161,80 @@ def generate(
             "--pg-config", help="pg_config of the target server, to read its build options."
         ),
     ] = None,
+    pgbouncer: Annotated[
+        bool,
+        typer.Option(
+            "--pgbouncer",
+            help="PgBouncer in front: max_connections follows the pools, freeing memory for "
+            "work_mem.",
+        ),
+    ] = False,
+    database: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database",
+            help="pgbouncer [databases] entry NAME[=host=... dbname=...] (repeatable; "
+            "default: '*' for the local server).",
+        ),
+    ] = None,
+    users_per_database: Annotated[
+        int, typer.Option("--users-per-database", help="Pools per database (distinct users).")
+    ] = 1,
+    pool_mode: Annotated[
+        str, typer.Option("--pool-mode", help="transaction (default), session or statement.")
+    ] = "transaction",
+    pool_size: Annotated[
+        int | None,
+        typer.Option("--pool-size", help="default_pool_size (default: from CPUs and storage)."),
+    ] = None,
+    max_client_conn: Annotated[
+        int, typer.Option("--max-client-conn", help="Client connections pgbouncer accepts.")
+    ] = 1000,
+    pgbouncer_version: Annotated[
+        str | None,
+        typer.Option(
+            "--pgbouncer-version",
+            help="Target pgbouncer, e.g. 1.21 (default: the installed one, else the newest).",
+        ),
+    ] = None,
+    pgbouncer_listen: Annotated[
+        str, typer.Option("--pgbouncer-listen", help="pgbouncer listen_addr.")
+    ] = "127.0.0.1",
+    pgbouncer_port: Annotated[
+        int, typer.Option("--pgbouncer-port", help="pgbouncer listen_port.")
+    ] = 6432,
+    pgbouncer_socket_dir: Annotated[
+        str, typer.Option("--pgbouncer-socket-dir", help="pgbouncer unix_socket_dir.")
+    ] = "/var/run/postgresql",
+    auth_user: Annotated[
+        str, typer.Option("--auth-user", help="pgbouncer auth_user (the lookup role).")
+    ] = "pgbouncer_auth",
+    auth_file: Annotated[
+        str, typer.Option("--auth-file", help="pgbouncer auth_file.")
+    ] = "/etc/pgbouncer/userlist.txt",
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="pg_hba.conf: admit CIDR[:database[:user]] with SCRAM over TLS (repeatable).",
+        ),
+    ] = None,
+    allow_plaintext: Annotated[
+        bool,
+        typer.Option("--allow-plaintext", help="pg_hba.conf: host instead of hostssl lines."),
+    ] = False,
+    admin_user: Annotated[
+        str, typer.Option("--admin-user", help="pg_hba.conf: the local admin (peer).")
+    ] = "postgres",
+    emit: Annotated[
+        Emit,
+        typer.Option(
+            "--emit",
+            help="Which file: postgresql (default), pgbouncer (pgbouncer.ini), "
+            "pgbouncer-auth-sql (auth_query function) or hba (pg_hba.conf).",
+        ),
+    ] = Emit.postgresql,
+    hba: Annotated[bool, typer.Option("--hba", help="Same as --emit hba.")] = False,
     full: Annotated[
         bool,
         typer.Option("--full", help="A whole postgresql.conf instead of a conf.d include file."),
@@ -182,6 +272,26 @@ def generate(
     from pgtune.tuning import render
     from pgtune.tuning.recommend import recommend
 
+    if hba:
+        emit = Emit.hba
+    if emit is not Emit.postgresql and output_format is not OutputFormat.conf:
+        raise UsageError(f"--format {output_format.value} applies to --emit postgresql only")
+    pooler = None
+    if pgbouncer or emit in (Emit.pgbouncer, Emit.pgbouncer_auth_sql):
+        pooler = pooler_options(
+            databases=database or [],
+            users_per_database=users_per_database,
+            pool_mode=pool_mode,
+            pool_size=pool_size,
+            max_client_conn=max_client_conn,
+            version=pgbouncer_version,
+            listen_addr=pgbouncer_listen,
+            listen_port=pgbouncer_port,
+            unix_socket_dir=pgbouncer_socket_dir,
+            auth_user=auth_user,
+            auth_file=auth_file,
+            server_port=port,
+        )
     request = TuningRequest(
         data_dir=data_dir,
         memory=memory,
@@ -201,11 +311,24 @@ def generate(
             wal_compression=wal_compression,
             listen_addresses=listen_addresses,
             port=port,
+            pooler=pooler,
         ),
     )
+    rules = [parse_allow(spec) for spec in allow or []]
     resolved = resolve(request)
     rec = recommend(resolved.context)
-    if output_format is OutputFormat.json:
+    if emit is Emit.hba:
+        text = render.render_hba(
+            rules, admin_user=admin_user, plaintext=allow_plaintext, templates_dir=templates_dir
+        )
+        rec = replace(
+            rec, notes=tuple(hba_notes(rules, plaintext=allow_plaintext, ssl=ssl_cert is not None))
+        )
+    elif emit is Emit.pgbouncer:
+        text = render.render_pgbouncer_ini(rec, templates_dir)
+    elif emit is Emit.pgbouncer_auth_sql:
+        text = render.render_pgbouncer_auth_sql(rec)
+    elif output_format is OutputFormat.json:
         text = render.render_json(rec, resolved.sources)
     elif output_format is OutputFormat.yaml:
         text = render.render_yaml(rec, resolved.sources)
@@ -217,7 +340,8 @@ def generate(
         )
 
     if not quiet:
-        say(f"pgtune: {rec.budget.summary()}")
+        if emit is not Emit.hba:
+            say(f"pgtune: {rec.budget.summary()}")
         for note in rec.notes:
             say(f"pgtune: note: {note}")
     if output is None:

@@ -132,18 +132,17 @@ def fit(
     b: Budget,
     *,
     wanted_connections: int,
-    user_connections: bool,
+    fixed_by: str | None,
     work_mem_min: int,
     work_mem_max: int,
     workload: str,
+    knob: str = "--max-connections",
 ) -> Fit:
-    """Choose work_mem (and, unless the user fixed it, the connection count) so the model fits."""
+    """Choose work_mem (and, unless ``fixed_by`` says why the count is fixed, the connection
+    count) so the model fits; ``knob`` is the flag to name when even 64kB cannot fit."""
     conns = wanted_connections
-    conn_why = (
-        f"--max-connections {conns}"
-        if user_connections
-        else f"{workload} default; put pgbouncer in front for more clients"
-    )
+    user_connections = fixed_by is not None
+    conn_why = fixed_by or f"{workload} default; put pgbouncer in front for more clients"
     room = work_mem_that_fits(b, conns)
 
     if room < work_mem_min and not user_connections:
@@ -168,7 +167,7 @@ def fit(
             room = work_mem_that_fits(b, conns)
 
     if room < WORK_MEM_MIN:
-        _fail(b, conns, user_connections, workload)
+        _fail(b, conns, knob if user_connections else None, workload)
 
     if room >= work_mem_max:
         work_mem = nice_size(work_mem_max)
@@ -188,15 +187,16 @@ def fit(
     return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why)
 
 
-def _fail(b: Budget, conns: int, user_connections: bool, workload: str) -> None:
+def _fail(b: Budget, conns: int, knob: str | None, workload: str) -> None:
     at_min = replace(b, connections=conns, work_mem=WORK_MEM_MIN)
-    if user_connections:
+    if knob is not None:
         most = connections_that_fit(b, WORK_MEM_MIN)
         raise BudgetError(
             f"max_connections {conns} does not fit in {human_size(b.usable)}: even at the minimum "
             f"work_mem (64kB) the modelled peak is {human_size(at_min.peak)}, over the "
-            f"{human_size(b.limit)} limit; lower --max-connections to at most {most}, "
-            "give more memory (--memory), or put pgbouncer in front"
+            f"{human_size(b.limit)} limit; lower {knob} so that max_connections is at most "
+            f"{most}, give more memory (--memory)"
+            + (", or put pgbouncer in front" if knob == "--max-connections" else "")
         )
     raise BudgetError(
         f"{human_size(b.usable)} of memory cannot hold even {conns} connections: the modelled "

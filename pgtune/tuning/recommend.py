@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
+from pgtune.errors import UsageError
 from pgtune.tuning.budget import AUXILIARY_PROCESSES, Budget, fit, reserve_for
+from pgtune.tuning.pooling import PoolPlan, plan_pools
 from pgtune.tuning.settings import Setting, to_setting
 from pgtune.tuning.sizing import (
     Context,
@@ -35,6 +37,7 @@ class Recommendation:
     settings: tuple[Setting, ...]
     budget: Budget
     notes: tuple[str, ...]
+    pool_plan: PoolPlan | None = None
 
     def get(self, name: str) -> Setting:
         for s in self.settings:
@@ -46,6 +49,42 @@ class Recommendation:
 def _int(decision: Decision) -> int:
     assert isinstance(decision.value, int)
     return decision.value
+
+
+def _pool_plan(ctx: Context) -> PoolPlan | None:
+    if ctx.options.pooler is None:
+        return None
+    return plan_pools(
+        ctx.hardware,
+        ctx.storage,
+        ctx.options.pooler,
+        ctx.workload.idle_in_transaction_timeout,
+        ctx.options.port,
+    )
+
+
+def _connections_wanted(ctx: Context, plan: PoolPlan | None) -> tuple[int, str | None, str]:
+    """The connection count to fit, why it is fixed (None: the workload default may shrink),
+    and the flag to name if it cannot fit."""
+    user = ctx.options.max_connections
+    if plan is None:
+        return (
+            user or ctx.workload.max_connections,
+            f"--max-connections {user}" if user else None,
+            "--max-connections",
+        )
+    if user is not None:
+        if user < plan.server_connections:
+            raise UsageError(
+                f"--max-connections {user} is below what the pgbouncer pools need "
+                f"({plan.server_connections}); lower --pool-size or leave --max-connections out"
+            )
+        return (
+            user,
+            f"--max-connections {user} (pgbouncer pools need {plan.server_connections})",
+            ("--max-connections"),
+        )
+    return plan.server_connections, plan.connections_reason, "--pool-size"
 
 
 def recommend(ctx: Context) -> Recommendation:
@@ -61,6 +100,8 @@ def recommend(ctx: Context) -> Recommendation:
     assert isinstance(io_workers, int)
 
     wl = ctx.workload
+    pool_plan = _pool_plan(ctx)
+    wanted, fixed_by, knob = _connections_wanted(ctx, pool_plan)
     fitted = fit(
         Budget(
             usable=ctx.memory,
@@ -79,11 +120,12 @@ def recommend(ctx: Context) -> Recommendation:
             hash_mem_multiplier=float(hmm.value),
             operations_per_query=wl.operations_per_query,
         ),
-        wanted_connections=ctx.options.max_connections or wl.max_connections,
-        user_connections=ctx.options.max_connections is not None,
+        wanted_connections=wanted,
+        fixed_by=fixed_by,
         work_mem_min=wl.work_mem_min,
         work_mem_max=wl.work_mem_max,
         workload=wl.name,
+        knob=knob,
     )
     budget = fitted.budget
     shm = memory.shared_memory_estimate(
@@ -91,6 +133,8 @@ def recommend(ctx: Context) -> Recommendation:
     )
     huge, notes = memory.huge_pages(ctx, shm)
     notes += list(ctx.hardware.notes)
+    if pool_plan is not None:
+        notes += list(pool_plan.notes)
 
     sections: dict[str, list[Decision]] = {
         "connections": [
@@ -123,4 +167,4 @@ def recommend(ctx: Context) -> Recommendation:
         for d in decisions
         if ctx.facts.has(d.name)  # the version table gates every setting
     )
-    return Recommendation(ctx, settings, budget, tuple(notes))
+    return Recommendation(ctx, settings, budget, tuple(notes), pool_plan)

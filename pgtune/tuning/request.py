@@ -8,6 +8,7 @@ from pathlib import Path
 from pgtune.errors import UsageError
 from pgtune.tuning import hardware, profiles, server
 from pgtune.tuning.hardware import STORAGE_CLASSES, StorageClass
+from pgtune.tuning.pooling import PGBOUNCER_NEWEST, PoolerOptions, parse_database
 from pgtune.tuning.sizing import Context, Options
 from pgtune.units import MB, parse_size
 from pgtune.versions import check_major, detect_major, version_facts
@@ -123,3 +124,58 @@ def resolve(req: TuningRequest) -> Resolved:
         "server_build_source": build.source,
     }
     return Resolved(ctx, sources)
+
+
+def pooler_options(
+    *,
+    databases: list[str],
+    users_per_database: int,
+    pool_mode: str,
+    pool_size: int | None,
+    max_client_conn: int,
+    version: str | None,
+    listen_addr: str,
+    listen_port: int,
+    unix_socket_dir: str,
+    auth_user: str,
+    auth_file: str,
+    server_port: int,
+) -> PoolerOptions:
+    """pgbouncer flags → PoolerOptions: the target version (flag, installed, newest) and the
+    file-descriptor limit of this host."""
+    import resource
+
+    if version is not None:
+        parsed = server.parse_pgbouncer_version(version)
+        if parsed is None:
+            raise UsageError(f"invalid --pgbouncer-version {version!r}: use e.g. 1.21")
+        target, source = parsed, "--pgbouncer-version"
+    else:
+        installed = server.installed_pgbouncer_version()
+        if installed is not None:
+            target, source = installed, "installed pgbouncer"
+        else:
+            target, source = PGBOUNCER_NEWEST, "newest supported (override: --pgbouncer-version)"
+    for name, value, low in (
+        ("--users-per-database", users_per_database, 1),
+        ("--max-client-conn", max_client_conn, 1),
+        ("--pool-size", pool_size or 1, 1),
+    ):
+        if value < low:
+            raise UsageError(f"{name} {value!r} must be at least {low}")
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return PoolerOptions(
+        version=target,
+        version_source=source,
+        databases=tuple(parse_database(d, server_port) for d in databases),
+        users_per_database=users_per_database,
+        max_client_conn=max_client_conn,
+        pool_mode=pool_mode,
+        listen_addr=listen_addr,
+        listen_port=listen_port,
+        unix_socket_dir=unix_socket_dir,
+        auth_user=auth_user,
+        auth_file=auth_file,
+        pool_size=pool_size,
+        fd_limit=None if soft == resource.RLIM_INFINITY else soft,
+    )

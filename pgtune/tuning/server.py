@@ -93,3 +93,28 @@ def detect_build(major: int, pg_config: Path | None = None) -> ServerBuild:
             if found is not None and found[0] == major:
                 return parse_configure(found[1], f"{path} --configure")
     return UNKNOWN
+
+
+def installed_pgbouncer_version() -> tuple[int, int] | None:
+    """The pgbouncer on PATH, e.g. (1, 18) from "PgBouncer 1.18.0"; None when absent."""
+    path = shutil.which("pgbouncer")
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_pgbouncer_version(out.split("\n", 1)[0].removeprefix("PgBouncer").strip())
+
+
+def parse_pgbouncer_version(text: str) -> tuple[int, int] | None:
+    """
+    >>> parse_pgbouncer_version("1.18.0"), parse_pgbouncer_version("1.21")
+    ((1, 18), (1, 21))
+    >>> parse_pgbouncer_version("x") is None
+    True
+    """
+    parts = text.strip().split(".")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return int(parts[0]), int(parts[1])
+    return None

@@ -7,6 +7,7 @@ numbers, booleans and strings as they are. settings.py turns them into PostgreSQ
 from dataclasses import dataclass, field
 
 from pgtune.tuning.hardware import Hardware
+from pgtune.tuning.pooling import PoolerOptions
 from pgtune.tuning.profiles import Profile, StorageTraits, Workload
 from pgtune.tuning.server import UNKNOWN, ServerBuild
 from pgtune.versions import VersionFacts
@@ -33,6 +34,7 @@ class Options:
     wal_compression: str | None = None
     listen_addresses: str = "localhost"
     port: int = 5432
+    pooler: PoolerOptions | None = None  # pgbouncer in front
 
 
 @dataclass(frozen=True)
