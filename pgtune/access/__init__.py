@@ -1,0 +1,1 @@
+"""The role auditor: access policy (YAML) → least-privilege state → plan → apply."""

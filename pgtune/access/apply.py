@@ -1,0 +1,88 @@
+"""Running a plan: one transaction per database, nothing half-applied within a database.
+
+Cluster-wide changes (roles, memberships) run in the first database's transaction. Roles are
+shared catalogs: another database's session only sees a new role once that transaction has
+committed, so with several databases the first commits before the others start; if a later one
+fails, the error says exactly which databases were already committed.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+
+import psycopg
+from psycopg import sql
+
+from pgtune.access.plan import Change
+from pgtune.errors import PgtuneError, UsageError
+
+
+class ApplyError(PgtuneError):
+    """The server refused a statement; the transaction of that database was rolled back."""
+
+    exit_code = 6
+
+
+def _statement(change: Change, env: Mapping[str, str]) -> sql.Composed:
+    if change.password_env is None:
+        return change.statement
+    # The password goes to the server as a literal inside the statement, never to output.
+    return sql.SQL("{} PASSWORD {}").format(change.statement, sql.Literal(env[change.password_env]))
+
+
+def check_passwords(changes: list[Change], env: Mapping[str, str]) -> None:
+    missing = sorted(
+        {c.password_env for c in changes if c.password_env and c.password_env not in env}
+    )
+    if missing:
+        raise UsageError(
+            f"environment variable {missing[0]} is not set (it holds a role's password); "
+            "nothing was changed"
+        )
+
+
+def group_by_database(changes: list[Change], first_db: str) -> dict[str, list[Change]]:
+    groups: dict[str, list[Change]] = {first_db: []}
+    for change in changes:
+        groups.setdefault(change.database or first_db, []).append(change)
+    for db in groups:  # keep the phase order within each database
+        groups[db].sort(key=lambda c: c.phase)
+    return groups
+
+
+def apply_changes(
+    changes: list[Change],
+    connect: Callable[[str], psycopg.Connection[tuple[object, ...]]],
+    first_db: str,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Execute the plan; returns the number of statements run."""
+    env = os.environ if env is None else env
+    check_passwords(changes, env)
+    committed: list[str] = []
+    done = 0
+    for db, batch in group_by_database(changes, first_db).items():
+        if not batch:
+            continue
+        with ExitStack() as stack:
+            conn = stack.enter_context(connect(db))
+            try:
+                with conn.transaction():
+                    for change in batch:
+                        try:
+                            conn.execute(_statement(change, env))
+                        except psycopg.Error as exc:
+                            message = exc.diag.message_primary or str(exc).splitlines()[0]
+                            raise ApplyError(
+                                f"database {db!r}: {change.sql_text()} failed: {message}; "
+                                + (
+                                    f"rolled back (already committed: {', '.join(committed)})"
+                                    if committed
+                                    else "nothing was changed"
+                                )
+                            ) from None
+                        done += 1
+            except ApplyError:
+                raise
+        committed.append(db)
+    return done

@@ -1,0 +1,181 @@
+"""The canonical access state both sides of a diff are expressed in.
+
+The policy file is expanded into a `ClusterState` (what should be); catalog inspection reads
+one from the live cluster (what is). `plan.diff(live, desired)` compares the two. Everything is
+a frozen dataclass in one canonical form, so equal states compare equal:
+
+- names are exact identifiers as PostgreSQL stores them (case and quotes already resolved);
+- privileges are upper-case keywords (SELECT, USAGE, CONNECT, TEMPORARY, EXECUTE, ...);
+- PUBLIC is the grantee "PUBLIC" (no role can have that name unquoted-folded: "public");
+- functions are identified by name and identity arguments (pg_get_function_identity_arguments);
+- RLS policy roles are a sorted tuple, "PUBLIC" for the public pseudo-role;
+- expressions (USING / WITH CHECK) are kept as the server's deparsed text (pg_get_expr) on the
+  live side and canonicalised to the same form on the desired side (expressions.py).
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PUBLIC = "PUBLIC"
+
+ObjectKind = Literal["database", "schema", "table", "sequence", "function", "column"]
+DefaultObjectType = Literal["tables", "sequences", "functions", "types", "schemas"]
+PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
+
+# Privileges each kind of object takes, in PostgreSQL's order (MAINTAIN: 17+).
+PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "database": ("CREATE", "CONNECT", "TEMPORARY"),
+    "schema": ("USAGE", "CREATE"),
+    "table": (
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+        "MAINTAIN",
+    ),
+    "sequence": ("USAGE", "SELECT", "UPDATE"),
+    "function": ("EXECUTE",),
+    "column": ("SELECT", "INSERT", "UPDATE", "REFERENCES"),
+}
+DEFAULT_PRIVILEGE_KIND: dict[str, str] = {
+    "tables": "table",
+    "sequences": "sequence",
+    "functions": "function",
+    "types": "type",
+    "schemas": "schema",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Role:
+    name: str
+    login: bool = False
+    superuser: bool = False
+    createdb: bool = False
+    createrole: bool = False
+    replication: bool = False
+    bypassrls: bool = False
+    inherit: bool = True
+    connection_limit: int = -1
+    valid_until: str | None = None  # ISO 8601 timestamp with time zone, or None = no expiry
+    # Per-role settings (ALTER ROLE ... SET), sorted by name.
+    settings: tuple[tuple[str, str], ...] = ()
+    # The environment variable holding the password; None = the password is not managed.
+    password_env: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Membership:
+    group: str  # the role granted
+    member: str  # the role receiving it
+    admin: bool = False
+    inherit: bool | None = None  # PostgreSQL 16+ per-grant options; None = not managed
+    set: bool | None = None
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """One object that can carry privileges. ``database`` is the database the object lives in
+    (for kind "database", the database itself)."""
+
+    kind: ObjectKind
+    database: str
+    schema: str | None = None
+    name: str | None = None  # table, sequence or function name; None for database/schema
+    args: str | None = None  # function identity arguments, e.g. "integer, text"
+    column: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    object: ObjectRef
+    grantee: str  # a role name or PUBLIC
+    privilege: str
+    grantable: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class DefaultPrivilege:
+    """ALTER DEFAULT PRIVILEGES FOR ROLE owner [IN SCHEMA schema] GRANT privilege ON objtype."""
+
+    database: str
+    owner: str
+    schema: str | None  # None = every schema
+    objtype: DefaultObjectType
+    grantee: str
+    privilege: str
+    grantable: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class TableRef:
+    database: str
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RlsTable:
+    table: TableRef
+    enabled: bool
+    forced: bool
+
+
+@dataclass(frozen=True)
+class RlsPolicy:
+    table: TableRef
+    name: str
+    permissive: bool = True
+    command: PolicyCommand = "ALL"
+    roles: tuple[str, ...] = (PUBLIC,)  # sorted
+    using: str | None = None
+    with_check: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the policy manages; the diff never touches anything outside it.
+
+    - roles: attributes and memberships of these roles, and every privilege granted to them
+      on objects in ``databases`` / ``schemas``;
+    - public_revocations: privileges PUBLIC must not hold (kind, object) — PUBLIC is otherwise
+      left alone, since PostgreSQL's own defaults grant it things;
+    - rls_tables: tables whose RLS flags and policies are managed as a whole;
+    - drop_roles: remove roles that exist but are not in the policy (explicit opt-in), except
+      superusers, predefined pg_* roles and the current user.
+    """
+
+    roles: frozenset[str] = frozenset()
+    databases: frozenset[str] = frozenset()
+    schemas: frozenset[tuple[str, str]] = frozenset()  # (database, schema)
+    rls_tables: frozenset[TableRef] = frozenset()
+    drop_roles: bool = False
+    manage_ownership: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    roles: dict[str, Role] = field(default_factory=dict)
+    memberships: frozenset[Membership] = frozenset()
+    grants: frozenset[Grant] = frozenset()
+    default_privileges: frozenset[DefaultPrivilege] = frozenset()
+    rls_tables: dict[TableRef, RlsTable] = field(default_factory=dict)
+    policies: dict[tuple[TableRef, str], RlsPolicy] = field(default_factory=dict)
+    # Objects that should be owned by a role (only with Scope.manage_ownership).
+    owners: dict[ObjectRef, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The objects that exist in one database, for expanding patterns in the policy."""
+
+    database: str
+    schemas: dict[str, str] = field(default_factory=dict)  # schema -> owner
+    tables: dict[tuple[str, str], str] = field(default_factory=dict)  # (schema, table) -> owner
+    sequences: dict[tuple[str, str], str] = field(default_factory=dict)
+    functions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (s, name, args)
+    columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
