@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from pgtune import __version__
-from pgtune.cli import tune
+from pgtune.cli import check, tune
 
 app = typer.Typer(
     name="pgtune",
@@ -18,6 +18,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 tune.register(app)
+check.register(app)
 
 
 def _version(value: bool) -> None:
