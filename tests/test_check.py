@@ -302,12 +302,13 @@ def test_help_documents_the_exit_codes_without_importing_psycopg() -> None:
 # Real servers
 
 
-def _generated_conf(cluster: Cluster) -> str:
+def _generated_conf(cluster: Cluster, *extra: str) -> str:
     result = runner.invoke(
         app,
         [
             "generate",
             *HW,
+            *extra,
             "--pg-version",
             str(cluster.major),
             "--pg-config",
@@ -383,6 +384,21 @@ def test_server_configured_by_pgtune_is_aligned(
         assert all(s["status"] == "ok" and not s["pending_restart"] for s in doc["settings"])
     table = cli("--dsn", dsn_of(cluster), *HW)
     assert table.exit_code == 0 and "0 of " in table.stdout
+
+
+@pytest.mark.pg
+def test_pooled_server_is_aligned_when_checked_with_the_same_pool_flags(
+    pg_cluster_factory: ClusterFactory,
+) -> None:
+    pool = ["--pgbouncer", "--pool-size", "12", "--database", "app"]
+    cluster = pg_cluster_factory(15)
+    cluster.write_conf(_generated_conf(cluster, *pool), mode="include")
+    cluster.start()
+    code, doc = check_json(cluster, *pool)
+    assert code == 0, [s for s in doc["settings"] if s["status"] != "ok"]
+    assert by_name(doc)["max_connections"]["live"] == str(12 + 2 + 13)
+    code, doc = check_json(cluster)  # without them, the pooled sizing is drift
+    assert code == 1 and by_name(doc)["max_connections"]["status"] == "drift"
 
 
 @pytest.mark.pg

@@ -18,6 +18,7 @@ from pgtune.tuning.request import (
     parse_cpus,
     parse_memory,
     parse_storage,
+    pooler_options,
 )
 from pgtune.tuning.sizing import Options
 from pgtune.units import human_size
@@ -131,6 +132,18 @@ def check(
     wal_compression: Annotated[
         str | None, typer.Option("--wal-compression", help="As given to generate.")
     ] = None,
+    pgbouncer: Annotated[
+        bool, typer.Option("--pgbouncer", help="As given to generate: pgbouncer in front.")
+    ] = False,
+    database: Annotated[
+        list[str] | None, typer.Option("--database", help="As given to generate (pgbouncer).")
+    ] = None,
+    users_per_database: Annotated[
+        int, typer.Option("--users-per-database", help="As given to generate (pgbouncer).")
+    ] = 1,
+    pool_size: Annotated[
+        int | None, typer.Option("--pool-size", help="As given to generate (pgbouncer).")
+    ] = None,
     pg_config: Annotated[
         Path | None,
         typer.Option(
@@ -172,6 +185,22 @@ def check(
             ssl_ca=ssl_ca,
             io_method=io_method,
             wal_compression=wal_compression,
+            pooler=pooler_options(
+                databases=database or [],
+                users_per_database=users_per_database,
+                pool_mode="transaction",
+                pool_size=pool_size,
+                max_client_conn=1000,
+                version=None,
+                listen_addr="127.0.0.1",
+                listen_port=6432,
+                unix_socket_dir="/var/run/postgresql",
+                auth_user="pgbouncer_auth",
+                auth_file="/etc/pgbouncer/userlist.txt",
+                server_port=5432,
+            )
+            if pgbouncer
+            else None,
         ),
     )
     _validate(request)
