@@ -142,8 +142,9 @@ class Scope:
 
     - roles: attributes and memberships of these roles, and every privilege granted to them
       on objects in ``databases`` / ``schemas``;
-    - public_revocations: privileges PUBLIC must not hold (kind, object) — PUBLIC is otherwise
-      left alone, since PostgreSQL's own defaults grant it things;
+    - public_revocations / public_default_revocations: privileges (and default privileges)
+      PUBLIC must not hold — PUBLIC is otherwise left alone, since PostgreSQL's own defaults
+      grant it things;
     - rls_tables: tables whose RLS flags and policies are managed as a whole;
     - drop_roles: remove roles that exist but are not in the policy (explicit opt-in), except
       superusers, predefined pg_* roles and the current user.
@@ -155,6 +156,13 @@ class Scope:
     rls_tables: frozenset[TableRef] = frozenset()
     drop_roles: bool = False
     manage_ownership: bool = False
+    # Grants PUBLIC must not hold (REVOKE ... FROM PUBLIC when the live state has them).
+    public_revocations: frozenset[Grant] = frozenset()
+    # Default privileges PUBLIC must not hold, e.g. EXECUTE on the functions an owner creates
+    # later. The live side shows the *effective* global default ACL (pg_default_acl's entry,
+    # else acldefault), so "PUBLIC may execute R's future functions" is a DefaultPrivilege
+    # with schema None, and its absence means it was revoked (see policy/expand.py).
+    public_default_revocations: frozenset[DefaultPrivilege] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,7 @@ def _managed_object(obj: ObjectRef, scope: Scope) -> bool:
 
 
 def _grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
-    revocations: frozenset[Grant] = getattr(scope, "public_revocations", frozenset())
+    revocations = scope.public_revocations
     have: dict[tuple[ObjectRef, str], dict[str, bool]] = defaultdict(dict)
     for g in live.grants:
         managed = g.grantee in scope.roles and _managed_object(g.object, scope)
@@ -345,11 +345,11 @@ _OBJTYPE_SQL = {
 
 
 def _default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
-    owners = {d.owner for d in desired.default_privileges} | (
-        {d.owner for d in live.default_privileges} & set(scope.roles)
-    )
-    public_managed: frozenset[DefaultPrivilege] = getattr(
-        scope, "public_default_revocations", frozenset()
+    public_managed = scope.public_default_revocations
+    owners = (
+        {d.owner for d in desired.default_privileges}
+        | {d.owner for d in public_managed}
+        | ({d.owner for d in live.default_privileges} & set(scope.roles))
     )
 
     def key(d: DefaultPrivilege) -> tuple[str, str, str | None, str, str]:
@@ -365,6 +365,9 @@ def _default_changes(live: ClusterState, desired: ClusterState, scope: Scope) ->
     have: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
     for d in live.default_privileges:
         if managed(d):
+            have[key(d)][d.privilege] = d.grantable
+    for d in public_managed:
+        if d.owner not in live.roles:  # created by this plan: starts with the built-in default
             have[key(d)][d.privilege] = d.grantable
     want: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
     for d in desired.default_privileges:

@@ -1,0 +1,161 @@
+"""The catalog families: one query each, turned into parts of the model.
+
+``read_cluster`` runs the cluster-wide families (roles, memberships, database ACLs) once;
+``read_database`` the per-database ones (schemas, relations, columns, functions, default
+privileges, policies). Both take a ``Fetch`` so they never see a connection: the caller owns
+transactions, counting and error handling.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from pgtune.access import model
+from pgtune.access.catalog import convert
+from pgtune.access.catalog.rows import (
+    AclItemRow,
+    ColumnRow,
+    DatabaseRow,
+    DefaultAclRow,
+    FunctionRow,
+    MembershipRow,
+    PolicyRow,
+    RelationRow,
+    RoleRow,
+    SchemaRow,
+)
+
+T = TypeVar("T")
+
+# pg_auth_members has per-grant INHERIT and SET options since PostgreSQL 16.
+MEMBERSHIP_OPTIONS_SINCE = 16
+
+
+class Fetch(Protocol):
+    """Run the query file ``name`` and return its rows as ``row`` instances."""
+
+    def __call__(
+        self, name: str, row: type[T], params: Mapping[str, object] | None = None
+    ) -> list[T]: ...
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """What pg_database says about a requested database, readable from any database."""
+
+    owner: str
+    allow_connections: bool
+    can_connect: bool  # the inspecting role holds CONNECT (directly, by membership or PUBLIC)
+
+
+@dataclass(frozen=True)
+class ClusterPart:
+    roles: dict[str, model.Role]
+    memberships: frozenset[model.Membership]
+    databases: dict[str, DatabaseFacts]
+    grants: tuple[model.Grant, ...]  # on the databases themselves
+
+
+@dataclass
+class DatabasePart:
+    """Everything read from one database; ``inventory`` is filled last."""
+
+    database: str
+    grants: list[model.Grant] = field(default_factory=list)
+    owners: dict[model.ObjectRef, str] = field(default_factory=dict)
+    default_privileges: list[model.DefaultPrivilege] = field(default_factory=list)
+    rls_tables: dict[model.TableRef, model.RlsTable] = field(default_factory=dict)
+    policies: dict[tuple[model.TableRef, str], model.RlsPolicy] = field(default_factory=dict)
+    inventory: model.Inventory | None = None
+
+
+def membership_query(major: int) -> str:
+    return "memberships" if major >= MEMBERSHIP_OPTIONS_SINCE else "memberships_pre16"
+
+
+def read_cluster(fetch: Fetch, major: int, databases: Sequence[str]) -> ClusterPart:
+    roles = {row.name: convert.role(row) for row in fetch("roles", RoleRow)}
+    memberships = frozenset(
+        convert.membership(row) for row in fetch(membership_query(major), MembershipRow)
+    )
+    facts: dict[str, DatabaseFacts] = {}
+    grants: list[model.Grant] = []
+    for row in fetch("databases", DatabaseRow, {"databases": list(databases)}):
+        facts[row.database] = DatabaseFacts(row.owner, row.allow_connections, row.can_connect)
+        granted = convert.grant(model.ObjectRef("database", row.database), row)
+        if granted is not None:
+            grants.append(granted)
+    return ClusterPart(roles, memberships, facts, tuple(grants))
+
+
+def read_database(fetch: Fetch, database: str) -> DatabasePart:
+    part = DatabasePart(database)
+    schemas = _schemas(fetch, part)
+    tables, sequences = _relations(fetch, part)
+    columns = _columns(fetch, part)
+    functions = _functions(fetch, part)
+    part.default_privileges.extend(
+        convert.default_privilege(database, row) for row in fetch("default_acl", DefaultAclRow)
+    )
+    for row in fetch("policies", PolicyRow):
+        policy = convert.policy(database, row)
+        part.policies[(policy.table, policy.name)] = policy
+    part.inventory = model.Inventory(database, schemas, tables, sequences, functions, columns)
+    return part
+
+
+def _add(part: DatabasePart, obj: model.ObjectRef, owner: str | None, row: AclItemRow) -> None:
+    """Record an object's owner (once) and the grant its row carries, if any."""
+    if owner is not None:
+        part.owners.setdefault(obj, owner)
+    granted = convert.grant(obj, row)
+    if granted is not None:
+        part.grants.append(granted)
+
+
+def _schemas(fetch: Fetch, part: DatabasePart) -> dict[str, str]:
+    schemas: dict[str, str] = {}
+    for row in fetch("schemas", SchemaRow):
+        schemas[row.schema] = row.owner
+        _add(part, model.ObjectRef("schema", part.database, row.schema), row.owner, row)
+    return schemas
+
+
+def _relations(
+    fetch: Fetch, part: DatabasePart
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    tables: dict[tuple[str, str], str] = {}
+    sequences: dict[tuple[str, str], str] = {}
+    for row in fetch("relations", RelationRow):
+        key = (row.schema, row.name)
+        if row.kind == "sequence":
+            sequences[key] = row.owner
+            obj = model.ObjectRef("sequence", part.database, row.schema, row.name)
+        else:
+            tables[key] = row.owner
+            obj = model.ObjectRef("table", part.database, row.schema, row.name)
+        _add(part, obj, row.owner, row)
+        if row.has_rls:
+            ref = model.TableRef(part.database, row.schema, row.name)
+            part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
+    return tables, sequences
+
+
+def _columns(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str], tuple[str, ...]]:
+    positions: dict[tuple[str, str], dict[str, int]] = {}
+    for row in fetch("columns", ColumnRow):
+        positions.setdefault((row.schema, row.table_name), {})[row.column_name] = row.position
+        obj = model.ObjectRef(
+            "column", part.database, row.schema, row.table_name, column=row.column_name
+        )
+        _add(part, obj, None, row)  # columns have no owner of their own
+    return {table: tuple(sorted(cols, key=cols.__getitem__)) for table, cols in positions.items()}
+
+
+def _functions(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str, str], str]:
+    functions: dict[tuple[str, str, str], str] = {}
+    for row in fetch("functions", FunctionRow):
+        functions[(row.schema, row.name, row.args)] = row.owner
+        obj = model.ObjectRef("function", part.database, row.schema, row.name, row.args)
+        _add(part, obj, row.owner, row)
+    return functions

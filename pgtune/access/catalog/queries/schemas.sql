@@ -1,0 +1,24 @@
+-- Schemas of this database with owner and ACL items (NULL nspacl = acldefault: owner only).
+-- System schemas (pg_catalog, pg_toast, pg_temp_N, pg_toast_temp_N, information_schema) and
+-- schemas belonging to an extension are not ours to manage.
+SELECT n.nspname AS schema,
+       pg_catalog.pg_get_userbyid(n.nspowner) AS owner,
+       a.grantee,
+       a.privilege,
+       a.grantable
+FROM pg_catalog.pg_namespace AS n
+LEFT JOIN LATERAL (
+    SELECT CASE e.grantee WHEN 0 THEN 'PUBLIC'
+           ELSE pg_catalog.pg_get_userbyid(e.grantee)::text END AS grantee,
+           e.privilege_type AS privilege,
+           e.is_grantable AS grantable
+    FROM pg_catalog.aclexplode(
+        coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) AS e
+    WHERE e.grantee <> n.nspowner
+) AS a ON true
+WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+  AND NOT EXISTS (
+      SELECT FROM pg_catalog.pg_depend AS dep
+      WHERE dep.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+        AND dep.objid = n.oid AND dep.deptype = 'e')
+ORDER BY n.nspname

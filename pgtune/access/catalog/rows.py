@@ -1,0 +1,108 @@
+"""One dataclass per catalog query (``queries/<name>.sql``), filled by ``class_row``.
+
+Field names are the queries' column aliases. Rows that carry ACL items come from a
+``LEFT JOIN LATERAL aclexplode(...)``, so an object without any item (an empty ACL, or one
+holding only the owner's own privileges) still yields one row, with the item fields NULL: the
+object is still part of the inventory.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AclItemRow:
+    """One exploded ACL item; all None when the object has none (see the module docstring)."""
+
+    grantee: str | None  # a role name or "PUBLIC"
+    privilege: str | None  # upper case, as aclexplode spells it (TEMPORARY, not TEMP)
+    grantable: bool | None
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    name: str
+    login: bool
+    superuser: bool
+    createdb: bool
+    createrole: bool
+    replication: bool
+    bypassrls: bool
+    inherit: bool
+    connection_limit: int
+    valid_until: datetime | None  # None also for 'infinity'
+    never_valid: bool  # VALID UNTIL '-infinity'
+    settings: list[str] | None  # "name=value" items
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    group_name: str
+    member_name: str
+    admin: bool
+    inherit: bool | None  # None before PostgreSQL 16
+    set_option: bool | None
+
+
+@dataclass(frozen=True)
+class DatabaseRow(AclItemRow):
+    database: str
+    owner: str
+    allow_connections: bool
+    can_connect: bool  # the inspecting role's CONNECT privilege
+
+
+@dataclass(frozen=True)
+class SchemaRow(AclItemRow):
+    schema: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class RelationRow(AclItemRow):
+    schema: str
+    name: str
+    kind: str  # "table" or "sequence"
+    has_rls: bool  # an ordinary or partitioned table, the relations RLS applies to
+    rls_enabled: bool
+    rls_forced: bool
+    owner: str
+
+
+@dataclass(frozen=True)
+class ColumnRow(AclItemRow):
+    schema: str
+    table_name: str
+    column_name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class FunctionRow(AclItemRow):
+    schema: str
+    name: str
+    args: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class DefaultAclRow:
+    owner: str
+    schema: str | None  # None = every schema
+    objtype: str  # pg_default_acl.defaclobjtype: r, S, f, T, n
+    grantee: str
+    privilege: str
+    grantable: bool
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    schema: str
+    table_name: str
+    name: str
+    permissive: bool
+    command: str  # pg_policy.polcmd: r, a, w, d, *
+    roles: list[str]
+    using_expr: str | None
+    with_check: str | None

@@ -1,0 +1,239 @@
+"""A policy on the objects that exist → the desired `ClusterState` and the `Scope` of the diff.
+
+Pure: the caller inspects the live databases into one `Inventory` each (every database listed
+under ``databases:``) and passes the server's major version. Problems that only the objects
+can reveal (a literal table or column that does not exist, MAINTAIN before 17, ...) are
+reported together as one `PolicyError`, with their lines.
+
+Representation, shared with the catalog inspector (both sides must use the same forms):
+
+- **No grants to an object's owner.** The owner holds every privilege implicitly; the
+  inspector drops the owner's own ACL items (``aclexplode(...) WHERE grantee <> owner``), so the
+  desired state never contains them either (nor default privileges FOR ROLE r TO r).
+- **PUBLIC revocations** are ``Scope.public_revocations``: Grants with grantee ``PUBLIC`` that
+  must *not* exist (database CONNECT / TEMPORARY, schema CREATE / USAGE, and with
+  ``revoke_public_function_execute`` EXECUTE on every function of every managed schema). The
+  desired ``ClusterState.grants`` never holds a PUBLIC grant; the live side shows what PUBLIC
+  holds (NULL ACLs read through ``acldefault``), and the diff revokes what is in both.
+- **Default privileges revoked from PUBLIC.** PostgreSQL's built-in default lets PUBLIC
+  execute every new function. ``ALTER DEFAULT PRIVILEGES FOR ROLE r REVOKE EXECUTE ON
+  FUNCTIONS FROM PUBLIC`` does not add a "revoked" row: it stores a *global* pg_default_acl
+  entry (defaclnamespace = 0, objtype 'f') whose ACL is the default minus PUBLIC, i.e.
+  ``{r=X/r}``. (It must be global: a per-schema entry can only add to the global default.)
+  So the state holds the *effective* global default ACL: the inspector reads, for functions
+  and types, the stored global entry, else ``acldefault(objtype, role)``, and emits
+  ``DefaultPrivilege(db, r, None, "functions", "PUBLIC", "EXECUTE")`` while PUBLIC still has
+  it. The absence of that DefaultPrivilege means "revoked". The policy asks for the absence
+  through ``Scope.public_default_revocations`` (one such DefaultPrivilege per database and each
+  ``default_privileges.owners`` role); ``ClusterState.default_privileges`` never holds a
+  PUBLIC entry.
+- **Default privileges for grantees** are per schema (``IN SCHEMA``), FOR ROLE each of
+  ``default_privileges.owners``, for the table / sequence / function privileges of each access
+  entry whose patterns for that kind include ``*`` (and, for tables, no column list).
+- **Memberships**: options as written; ``inherit`` / ``set`` left None (not managed) when
+  not written, and always None before PostgreSQL 16, which has no such options (a written
+  value the server cannot honour is a problem, not silently dropped).
+- **RLS expressions** go through ``canonicalize(table, expression)`` when given, so they
+  compare with the server's ``pg_get_expr`` form; without it they stay as written.
+"""
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from pgtune.access.model import (
+    PUBLIC,
+    ClusterState,
+    DefaultPrivilege,
+    Grant,
+    Inventory,
+    Membership,
+    ObjectRef,
+    RlsPolicy,
+    RlsTable,
+    Scope,
+    TableRef,
+)
+from pgtune.access.policy.document import Policy
+from pgtune.access.policy.expand_access import expand_entry
+from pgtune.access.policy.names import format_table
+from pgtune.access.policy.problems import PolicyError, Problem, did_you_mean
+
+Canonicalize = Callable[[TableRef, str], str]
+
+
+def _inventories(
+    policy: Policy, inventories: dict[str, Inventory], problems: list[Problem]
+) -> dict[str, Inventory]:
+    """The inventory of every listed database whose listed schemas all exist."""
+    found: dict[str, Inventory] = {}
+    for name, spec in sorted(policy.databases.items()):
+        inventory = inventories.get(name)
+        if inventory is None:
+            problems.append(
+                Problem(
+                    policy.line("database", name),
+                    f"database {name!r} does not exist{did_you_mean(name, inventories)}",
+                )
+            )
+            continue
+        found[name] = inventory
+        for schema in spec.schemas:
+            if schema not in inventory.schemas:
+                problems.append(
+                    Problem(
+                        policy.line("schema", name, schema),
+                        f"schema {schema!r} does not exist in database {name!r}"
+                        + did_you_mean(schema, inventory.schemas),
+                    )
+                )
+    return found
+
+
+def _public_revocations(
+    policy: Policy, inventories: dict[str, Inventory]
+) -> tuple[frozenset[Grant], frozenset[DefaultPrivilege]]:
+    grants: set[Grant] = set()
+    defaults: set[DefaultPrivilege] = set()
+    for name, spec in policy.databases.items():
+        grants |= {Grant(ObjectRef("database", name), PUBLIC, p) for p in spec.revoke_public}
+        for schema in spec.schemas.values():
+            ref = ObjectRef("schema", name, schema.name)
+            grants |= {Grant(ref, PUBLIC, p) for p in schema.revoke_public}
+        if not policy.settings.revoke_public_function_execute:
+            continue
+        inventory = inventories.get(name)
+        for schema_name, function, args in sorted(inventory.functions if inventory else {}):
+            if schema_name in spec.schemas:
+                ref = ObjectRef("function", name, schema_name, function, args=args)
+                grants.add(Grant(ref, PUBLIC, "EXECUTE"))
+        defaults |= {
+            DefaultPrivilege(name, owner, None, "functions", PUBLIC, "EXECUTE")
+            for owner in policy.default_owners
+        }
+    return frozenset(grants), frozenset(defaults)
+
+
+def _memberships(policy: Policy, major: int, problems: list[Problem]) -> frozenset[Membership]:
+    if major >= 16:
+        return frozenset(policy.memberships)
+    kept: set[Membership] = set()
+    for m in policy.memberships:
+        line = policy.line("membership", m.group, m.member)
+        member = policy.roles.get(m.member)
+        # Before 16 a member may always SET ROLE, and inherits per its own INHERIT attribute.
+        if m.set is False:
+            problems.append(
+                Problem(
+                    line,
+                    f"membership {m.member!r} in {m.group!r}: set: false needs "
+                    f"PostgreSQL 16 or later (the server is {major})",
+                )
+            )
+        if m.inherit is not None and member is not None and m.inherit != member.inherit:
+            problems.append(
+                Problem(
+                    line,
+                    f"membership {m.member!r} in {m.group!r}: inherit per membership needs "
+                    f"PostgreSQL 16 or later (the server is {major}); before 16 it follows "
+                    f"the role's own inherit attribute",
+                )
+            )
+        kept.add(replace(m, inherit=None, set=None))
+    return frozenset(kept)
+
+
+def _rls(
+    policy: Policy,
+    inventories: dict[str, Inventory],
+    canonicalize: Canonicalize | None,
+    problems: list[Problem],
+) -> tuple[dict[TableRef, RlsTable], dict[tuple[TableRef, str], RlsPolicy]]:
+    tables: dict[TableRef, RlsTable] = {}
+    policies: dict[tuple[TableRef, str], RlsPolicy] = {}
+    for spec in policy.rls:
+        t = spec.table
+        inventory = inventories.get(t.database)
+        if inventory is None:
+            continue  # the database itself is reported missing
+        if (t.schema, t.name) not in inventory.tables:
+            names = [n for s, n in inventory.tables if s == t.schema]
+            problems.append(
+                Problem(
+                    spec.line,
+                    f"table {format_table(t)} does not exist{did_you_mean(t.name, names)}",
+                )
+            )
+            continue
+        tables[t] = RlsTable(t, enabled=spec.enable, forced=spec.force)
+        for p in spec.policies:
+            if canonicalize is not None:
+                p = replace(
+                    p,
+                    using=None if p.using is None else canonicalize(t, p.using),
+                    with_check=None if p.with_check is None else canonicalize(t, p.with_check),
+                )
+            policies[t, p.name] = p
+    return tables, policies
+
+
+def expand(
+    policy: Policy,
+    inventories: dict[str, Inventory],
+    *,
+    major: int,
+    canonicalize: Canonicalize | None = None,
+) -> tuple[ClusterState, Scope]:
+    """The desired state of what ``policy`` manages, on the objects in ``inventories``
+    (database name → Inventory), for a server of version ``major``; and the Scope."""
+    problems: list[Problem] = []
+    found = _inventories(policy, inventories, problems)
+    grants: set[Grant] = set()
+    defaults: set[DefaultPrivilege] = set()
+    for entry in policy.access:
+        if major < 17 and "MAINTAIN" in entry.privileges.table:
+            problems.append(
+                Problem(
+                    entry.line, f"MAINTAIN needs PostgreSQL 17 or later (the server is {major})"
+                )
+            )
+        inventory = found.get(entry.database)
+        if inventory is None:
+            continue
+        expansion = expand_entry(entry, inventory, policy.default_owners)
+        grants |= expansion.grants
+        defaults |= expansion.defaults
+        problems += expansion.problems
+    memberships = _memberships(policy, major, problems)
+    rls_tables, rls_policies = _rls(policy, found, canonicalize, problems)
+    public_grants, public_defaults = _public_revocations(policy, found)
+    if problems:
+        raise PolicyError(policy.source, problems)
+
+    owners: dict[ObjectRef, str] = {}
+    if policy.settings.manage_ownership:
+        for name, spec in policy.databases.items():
+            for schema in spec.schemas.values():
+                if schema.owner is not None:
+                    owners[ObjectRef("schema", name, schema.name)] = schema.owner
+    state = ClusterState(
+        roles=dict(policy.roles),
+        memberships=memberships,
+        grants=frozenset(grants),
+        default_privileges=frozenset(defaults),
+        rls_tables=rls_tables,
+        policies=rls_policies,
+        owners=owners,
+    )
+    scope = Scope(
+        roles=frozenset(policy.roles),
+        databases=frozenset(policy.databases),
+        schemas=frozenset(
+            (name, schema) for name, spec in policy.databases.items() for schema in spec.schemas
+        ),
+        rls_tables=frozenset(rls_tables),
+        drop_roles=policy.settings.drop_unmanaged_roles,
+        manage_ownership=policy.settings.manage_ownership,
+        public_revocations=public_grants,
+        public_default_revocations=public_defaults,
+    )
+    return state, scope

@@ -1,0 +1,78 @@
+"""Policy file + DSN → plan: inspect the live cluster, expand the policy on what exists, diff."""
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from pgtune import pg
+from pgtune.access.catalog import Connect, Inspection, inspect_cluster
+from pgtune.access.plan import Change, diff
+from pgtune.access.policy.document import Policy
+from pgtune.access.policy.expand import expand
+from pgtune.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Planned:
+    changes: list[Change]
+    inspection: Inspection
+    first_db: str
+    current_user: str
+
+
+def dsn_for(dsn: str, database: str) -> str:
+    return make_conninfo(dsn, dbname=database)
+
+
+def first_database(dsn: str) -> str:
+    """The DSN's own database: cluster-wide statements run there."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error as exc:
+        raise pg.ConnectError(
+            f"invalid DSN {pg.redact_dsn(dsn)!r}: {pg.sanitize(str(exc), dsn)}"
+        ) from None
+    return str(params.get("dbname") or params.get("user") or "postgres")
+
+
+def connector(dsn: str) -> Connect:
+    def connect(database: str) -> psycopg.Connection[tuple[object, ...]]:
+        return pg.connect(dsn_for(dsn, database))
+
+    return connect
+
+
+def plan_policy(policy: Policy, dsn: str) -> Planned:
+    connect = connector(dsn)
+    # Cluster-wide statements share the transaction of a managed database, so a policy for one
+    # database applies atomically; the DSN's database when it is one of them.
+    dsn_db = first_database(dsn)
+    first_db = (
+        dsn_db
+        if dsn_db in policy.databases or not policy.databases
+        else next(iter(policy.databases))
+    )
+    with connect(dsn_db) as conn:
+        row = conn.execute("SELECT current_user").fetchone()
+    current_user = str(row[0]) if row else ""
+    with pg.errors_mapped(dsn, "inspection failed on"):
+        inspection = inspect_cluster(connect, list(policy.databases))
+    blind = [db for db in policy.databases if db not in inspection.inventories]
+    if blind:
+        reasons = "; ".join(u for u in inspection.unreadable if any(db in u for db in blind))
+        raise UsageError(
+            f"cannot read database(s) {', '.join(map(repr, blind))} as {current_user!r}"
+            + (f" ({reasons})" if reasons else "")
+            + ": nothing planned (pgtune does not guess what it cannot see)"
+        )
+    desired, scope = expand(policy, inspection.inventories, major=inspection.major)
+    changes = diff(
+        inspection.state,
+        desired,
+        scope,
+        major=inspection.major,
+        inventories=inspection.inventories,
+        current_user=current_user,
+    )
+    return Planned(changes, inspection, first_db, current_user)

@@ -1,0 +1,181 @@
+"""`pgtune roles plan | apply | export | init`: the access policy against a live cluster.
+
+Exit codes: 0 in sync / applied, 1 drift with --check, 2 usage or connection error,
+3 invalid policy file, 4 output file error, 6 the server refused a statement (rolled back).
+"""
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pgtune.cli.common import handle_errors, say
+
+if TYPE_CHECKING:
+    from pgtune.access.plan import Change
+
+roles_app = typer.Typer(
+    name="roles",
+    help="Access policy (YAML) → least-privilege SQL, diffed against the live cluster.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    sql = "sql"
+    json = "json"
+
+
+PolicyPath = Annotated[Path, typer.Option("--policy", help="The access policy YAML file.")]
+Dsn = Annotated[
+    str,
+    typer.Option("--dsn", help="libpq DSN or URI; its database runs cluster-wide statements."),
+]
+Format = Annotated[PlanFormat, typer.Option("--format", help="text, sql or json.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(roles_app)
+
+
+def _render(changes: "list[Change]", first_db: str, fmt: PlanFormat) -> str:
+    from pgtune.access.apply import group_by_database
+
+    if fmt is PlanFormat.json:
+        return (
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "changes": [
+                        {
+                            "database": c.database or first_db,
+                            "reason": c.reason,
+                            "sql": c.sql_text(),
+                        }
+                        for c in changes
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    lines: list[str] = []
+    for db, batch in group_by_database(changes, first_db).items():
+        if not batch:
+            continue
+        if fmt is PlanFormat.sql:
+            lines += [f"\\connect {json.dumps(db)}", "BEGIN;"]
+            for c in batch:
+                lines += [f"-- {c.reason}", c.sql_text()]
+            lines.append("COMMIT;")
+        else:
+            lines.append(f"database {db}:")
+            for c in batch:
+                lines += [f"  # {c.reason}", f"  {c.sql_text()}"]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+@roles_app.command("plan")
+@handle_errors
+def plan(
+    policy: PolicyPath,
+    dsn: Dsn,
+    output_format: Format = PlanFormat.text,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when there is drift.")] = False,
+) -> None:
+    """Print the ordered SQL that would make the cluster match the policy; change nothing."""
+    from pgtune.access.policy.load import load_policy
+    from pgtune.access.service import plan_policy
+
+    planned = plan_policy(load_policy(policy), dsn)
+    for item in planned.inspection.unreadable:
+        say(f"pgtune: could not read: {item}")
+    typer.echo(_render(planned.changes, planned.first_db, output_format), nl=False)
+    say(f"pgtune: {len(planned.changes)} change(s)" if planned.changes else "pgtune: in sync")
+    if check and planned.changes:
+        raise typer.Exit(1)
+
+
+@roles_app.command("apply")
+@handle_errors
+def apply(
+    policy: PolicyPath,
+    dsn: Dsn,
+    yes: Annotated[bool, typer.Option("--yes", help="Really run the plan.")] = False,
+) -> None:
+    """Run the plan in one transaction per database; on any error that database is unchanged."""
+    from pgtune.access.apply import apply_changes
+    from pgtune.access.policy.load import load_policy
+    from pgtune.access.service import connector, plan_policy
+    from pgtune.errors import UsageError
+
+    document = load_policy(policy)
+    planned = plan_policy(document, dsn)
+    if not planned.changes:
+        say("pgtune: in sync, nothing to apply")
+        return
+    typer.echo(_render(planned.changes, planned.first_db, PlanFormat.text), nl=False)
+    if not yes:
+        raise UsageError(f"{len(planned.changes)} change(s) planned; pass --yes to apply them")
+    done = apply_changes(planned.changes, connector(dsn), planned.first_db)
+    after = plan_policy(document, dsn)
+    say(
+        f"pgtune: applied {done} statement(s)"
+        + ("" if not after.changes else f"; {len(after.changes)} change(s) still differ")
+    )
+    if after.changes:
+        raise typer.Exit(1)
+
+
+@roles_app.command("export")
+@handle_errors
+def export(
+    dsn: Dsn,
+    database: Annotated[
+        list[str] | None,
+        typer.Option("--database", help="Databases to describe (default: the DSN's)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --output (backup kept).")] = False,
+) -> None:
+    """Write a policy file describing the live cluster, so adoption starts from what exists."""
+    from pgtune.access.catalog import inspect_cluster
+    from pgtune.access.catalog.export import export_policy
+    from pgtune.access.service import connector, first_database
+    from pgtune.files import write_atomic
+
+    databases = database or [first_database(dsn)]
+    inspection = inspect_cluster(connector(dsn), databases)
+    for item in inspection.unreadable:
+        say(f"pgtune: could not read: {item}")
+    text = export_policy(inspection, databases)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text, force=force)
+        say(f"pgtune: wrote {output}")
+
+
+@roles_app.command("init")
+@handle_errors
+def init(
+    database: Annotated[str, typer.Option("--database", help="The application's database.")] = (
+        "app"
+    ),
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --output (backup kept).")] = False,
+) -> None:
+    """Write a commented starter policy: app, analyst, owner and monitoring roles, tenant RLS."""
+    from pgtune.access.policy.starter import starter_policy
+    from pgtune.files import write_atomic
+
+    text = starter_policy(database)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text, force=force)
+        say(f"pgtune: wrote {output}")
