@@ -1,6 +1,7 @@
 """The role auditor end to end on real PostgreSQL 15 and 18: apply the starter policy, then
 check behaviour by connecting as each role; idempotency, drift repair, atomicity."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def test_starter_policy_applies_and_each_role_gets_exactly_its_access(major, sta
 def test_drift_is_repaired_exactly(major, starter) -> None:  # type: ignore[no-untyped-def]
     cluster, policy = starter
     dsn = dsn_of(cluster)
-    assert roles("apply", "--policy", str(policy), "--dsn", dsn, "--yes").exit_code == 0
+    applied = roles("apply", "--policy", str(policy), "--dsn", dsn, "--yes")
+    assert applied.exit_code == 0, applied.output
     with cluster.connect("app") as conn:
         conn.execute("REVOKE INSERT ON public.accounts FROM app")
         conn.execute("GRANT DELETE ON public.accounts TO analyst")
@@ -195,3 +197,52 @@ def test_export_round_trips_to_an_empty_plan(major, starter, tmp_path: Path) -> 
 
 def test_starter_policy_text_loads() -> None:
     parse_policy(starter_policy("app"), "starter")
+
+
+REWRITTEN = [
+    "status IN ('open', 'held')",
+    "note LIKE 'a%' AND ((tenant_id > 0))",
+    "tenant_id = ANY (ARRAY[1, 2]) OR note::text = 'x'",
+    "coalesce(note, '') <> '' AND tenant_id::bigint < 10",
+]
+
+
+def test_expressions_the_server_rewrites_are_not_drift(major, starter, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster, _ = starter
+    dsn = dsn_of(cluster)
+    with cluster.connect("app") as conn:
+        conn.execute("CREATE TABLE public.tickets (status varchar(10), note text, tenant_id int)")
+    policies = "\n".join(
+        f"      - {{name: p{i}, command: SELECT, using: {json.dumps(expr)}}}"
+        for i, expr in enumerate(REWRITTEN)
+    )
+    policy = tmp_path / "rls.yaml"
+    policy.write_text(
+        "version: 1\nroles: {}\ndatabases: {app: {schemas: {public: {}}}}\n"
+        f"rls:\n  - table: app.public.tickets\n    enable: true\n    policies:\n{policies}\n"
+    )
+    applied = roles("apply", "--policy", str(policy), "--dsn", dsn, "--yes")
+    assert applied.exit_code == 0, applied.output
+    with cluster.connect("app") as conn:
+        stored = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy ORDER BY polname"
+            ).fetchall()
+        ]
+    assert stored != REWRITTEN  # the server did rewrite them...
+    plan = roles("plan", "--policy", str(policy), "--dsn", dsn, "--check")
+    assert plan.exit_code == 0, plan.stdout  # ...and pgtune still sees no drift
+
+
+def test_an_expression_the_server_rejects_is_a_policy_error(major, starter, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster, _ = starter
+    policy = tmp_path / "bad-rls.yaml"
+    policy.write_text(
+        "version: 1\nroles: {}\ndatabases: {app: {schemas: {public: {}}}}\n"
+        "rls:\n  - table: app.public.accounts\n    policies:\n"
+        "      - {name: p, using: 'no_such_column = 1'}\n"
+    )
+    out = roles("plan", "--policy", str(policy), "--dsn", dsn_of(cluster))
+    assert out.exit_code == 3
+    assert "no_such_column" in out.stderr and "Traceback" not in out.output

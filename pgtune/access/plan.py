@@ -8,7 +8,7 @@ revokes, default privileges of managed owners, RLS of managed tables.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -443,7 +443,16 @@ def _policy_sql(p: RlsPolicy) -> sql.Composed:
     return sql.SQL(" ").join(parts)
 
 
-def _rls_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
+Canonical = Callable[[TableRef, str], str]
+
+
+def _as_written(table: TableRef, expr: str) -> str:
+    return expr
+
+
+def _rls_changes(
+    live: ClusterState, desired: ClusterState, scope: Scope, canonical: Canonical
+) -> list[Change]:
     changes: list[Change] = []
     for t in sorted(scope.rls_tables):
         want, have = desired.rls_tables.get(t), live.rls_tables.get(t)
@@ -479,6 +488,10 @@ def _rls_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> lis
         want_p = {n: p for (tt, n), p in desired.policies.items() if tt == t}
         for pname in sorted(set(have_p) | set(want_p)):
             w, h = want_p.get(pname), have_p.get(pname)
+            if w is not None:  # every desired expression is checked, by the server if it can
+                for expr in (w.using, w.with_check):
+                    if expr is not None:
+                        canonical(t, expr)
             drop = sql.SQL("DROP POLICY {} ON {}").format(sql.Identifier(pname), _table_sql(t))
             if w is None:
                 changes.append(
@@ -501,15 +514,15 @@ def _rls_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> lis
             elif (
                 h.permissive != w.permissive
                 or h.command != w.command
-                or (h.using is not None and w.using is None)
-                or (h.with_check is not None and w.with_check is None)
+                or (h.using is None) != (w.using is None)
+                or (h.with_check is None) != (w.with_check is None)
             ):
                 # ALTER POLICY cannot change these or drop a clause: drop and create again.
                 why = f"policy {pname!r} on {name}: command or permissive/restrictive changed"
                 changes.append(Change(t.database, POLICIES, drop, why))
                 changes.append(Change(t.database, POLICIES, _policy_sql(w), why))
             else:
-                alter = _alter_policy(t, h, w)
+                alter = _alter_policy(t, h, w, canonical)
                 if alter is not None:
                     changes.append(
                         Change(
@@ -522,7 +535,9 @@ def _rls_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> lis
     return changes
 
 
-def _alter_policy(t: TableRef, have: RlsPolicy, want: RlsPolicy) -> sql.Composed | None:
+def _alter_policy(
+    t: TableRef, have: RlsPolicy, want: RlsPolicy, canonical: Canonical
+) -> sql.Composed | None:
     parts: list[sql.Composable] = []
     if tuple(sorted(have.roles)) != tuple(sorted(want.roles)):
         parts.append(sql.SQL("TO {}").format(_ids(want.roles)))
@@ -530,10 +545,11 @@ def _alter_policy(t: TableRef, have: RlsPolicy, want: RlsPolicy) -> sql.Composed
         ("USING", have.using, want.using),
         ("WITH CHECK", have.with_check, want.with_check),
     ):
-        if same_expression(h, w):
+        if w is None or h is None:
+            continue  # both absent here: a removed clause recreates the policy, added too
+        # Compare by meaning: the server's own form of the desired text against pg_get_expr.
+        if same_expression(h, canonical(t, w)):
             continue
-        if w is None:
-            continue  # only reached when both are absent; removals recreate the policy
         validate_expression(w)
         parts.append(sql.SQL("{} ({})").format(sql.SQL(clause), _trusted(w)))
     if not parts:
@@ -605,15 +621,20 @@ def diff(
     major: int,
     inventories: dict[str, Inventory] | None = None,
     current_user: str | None = None,
+    canonical: Canonical | None = None,
 ) -> list[Change]:
-    """The ordered changes that turn ``live`` into ``desired`` within ``scope``."""
+    """The ordered changes that turn ``live`` into ``desired`` within ``scope``.
+
+    ``canonical(table, expression)`` brings a desired RLS expression into the server's own form
+    for comparison (server_expressions.py); statements still carry the expression as written.
+    """
     changes = [
         *_role_changes(live, desired),
         *_membership_changes(live, desired, scope, major),
         *_ownership_changes(desired, scope, inventories or {}),
         *_grant_changes(live, desired, scope),
         *_default_changes(live, desired, scope),
-        *_rls_changes(live, desired, scope),
+        *_rls_changes(live, desired, scope, canonical or _as_written),
         *_drop_changes(live, desired, scope, current_user),
     ]
     # Stable order: by phase, then as generated (which is sorted within each family).

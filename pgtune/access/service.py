@@ -10,6 +10,7 @@ from pgtune.access.catalog import Connect, Inspection, inspect_cluster
 from pgtune.access.plan import Change, diff
 from pgtune.access.policy.document import Policy
 from pgtune.access.policy.expand import expand
+from pgtune.access.server_expressions import ServerCanonicalizer
 from pgtune.errors import UsageError
 
 
@@ -67,12 +68,17 @@ def plan_policy(policy: Policy, dsn: str) -> Planned:
             + ": nothing planned (pgtune does not guess what it cannot see)"
         )
     desired, scope = expand(policy, inspection.inventories, major=inspection.major)
-    changes = diff(
-        inspection.state,
-        desired,
-        scope,
-        major=inspection.major,
-        inventories=inspection.inventories,
-        current_user=current_user,
-    )
+    canonical = ServerCanonicalizer(connect)
+    try:
+        changes = diff(
+            inspection.state,
+            desired,
+            scope,
+            major=inspection.major,
+            inventories=inspection.inventories,
+            current_user=current_user,
+            canonical=canonical,
+        )
+    finally:
+        canonical.close()
     return Planned(changes, inspection, first_db, current_user)

@@ -123,6 +123,8 @@ def apply(
         raise UsageError(f"{len(planned.changes)} change(s) planned; pass --yes to apply them")
     done = apply_changes(planned.changes, connector(dsn), planned.first_db)
     after = plan_policy(document, dsn)
+    for change in after.changes:  # the server normalised something differently: show it
+        say(f"pgtune: still differs: {change.reason}: {change.sql_text()}")
     say(
         f"pgtune: applied {done} statement(s)"
         + ("" if not after.changes else f"; {len(after.changes)} change(s) still differ")
