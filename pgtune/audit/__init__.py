@@ -1,0 +1,1 @@
+"""Security audit and access review: live cluster → findings and effective privileges → report."""

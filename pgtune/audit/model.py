@@ -1,0 +1,89 @@
+"""What an audit collects from one cluster and what it concludes: the contract between
+collection (collect.py), the checks (findings/), the access review (review.py) and the
+reports (report.py)."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pgtune.access.catalog import Inspection
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+
+
+def severity_rank(severity: Severity) -> int:
+    """critical = 0 … info = 4: lower is worse."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    id: str  # stable, e.g. "PGT-ROLE-001"; the same problem keeps its id across releases
+    severity: Severity
+    title: str  # one line, the same for every instance of this check
+    seen: str  # what was observed, with the names and values
+    why: str  # why it matters, one line
+    remediation: str  # SQL (identifiers quoted with psycopg.sql) or a config change
+    cis: str | None = None  # CIS PostgreSQL Benchmark reference, e.g. "CIS 4.3"
+    database: str | None = None  # None for cluster-wide findings
+    object: str | None = None  # the role / table / function / rule concerned
+
+
+@dataclass(frozen=True)
+class HbaRule:
+    line_number: int
+    type: str
+    databases: tuple[str, ...]
+    users: tuple[str, ...]
+    address: str | None
+    netmask: str | None
+    auth_method: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    database: str
+    schema: str
+    name: str
+    args: str  # identity arguments
+    owner: str
+    security_definer: bool
+    search_path: str | None  # from proconfig, None when not pinned
+    language: str
+
+
+@dataclass(frozen=True)
+class ExtensionInfo:
+    database: str
+    name: str
+    schema: str
+    version: str
+
+
+@dataclass(frozen=True)
+class LanguageInfo:
+    database: str
+    name: str
+    trusted: bool
+    public_usage: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the checks and the review read about one cluster, collected once."""
+
+    cluster: str  # a label: the redacted DSN or the inventory name
+    server_version: str
+    major: int
+    collected_at: str  # ISO 8601 UTC
+    collected_by: str  # current_user
+    superuser: bool
+    access: Inspection  # roles, memberships, grants (PUBLIC included), defaults, RLS
+    settings: dict[str, str] = field(default_factory=dict)  # name -> pg_settings.setting
+    hba: tuple[HbaRule, ...] | None = None  # None: pg_hba_file_rules not readable
+    secrets: dict[str, str] | None = None  # role -> "scram" | "md5" | "none"; None: unreadable
+    functions: tuple[FunctionInfo, ...] = ()  # SECURITY DEFINER functions and their settings
+    extensions: tuple[ExtensionInfo, ...] = ()
+    languages: tuple[LanguageInfo, ...] = ()
+    unreadable: tuple[str, ...] = ()  # what could not be read, one line each
