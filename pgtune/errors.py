@@ -7,6 +7,7 @@ Exit codes (documented in README.md):
   3  bad data: a missing or malformed profile, workload or template file
   4  output error: the output path cannot be written, or exists without --force
   5  the requested configuration cannot fit in memory
+  6  roles apply: the server refused a statement (that database's transaction rolled back)
 """
 
 

@@ -246,3 +246,31 @@ def test_an_expression_the_server_rejects_is_a_policy_error(major, starter, tmp_
     out = roles("plan", "--policy", str(policy), "--dsn", dsn_of(cluster))
     assert out.exit_code == 3
     assert "no_such_column" in out.stderr and "Traceback" not in out.output
+
+
+def test_unreachable_dsn_is_a_clean_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(starter_policy("app"))
+    out = roles(
+        "plan",
+        "--policy",
+        str(policy),
+        "--dsn",
+        "host=127.0.0.1 port=1 dbname=app user=x password=hunter2 connect_timeout=3",
+    )
+    assert out.exit_code == 2
+    assert "hunter2" not in out.output and "Traceback" not in out.output
+
+
+def test_applying_without_the_privileges_changes_nothing(major, starter) -> None:  # type: ignore[no-untyped-def]
+    cluster, policy = starter
+    with cluster.connect() as conn:
+        conn.execute("CREATE ROLE weak LOGIN")
+        conn.execute("GRANT pg_monitor TO weak")
+    weak = f"host={cluster.socket_dir} port={cluster.port} dbname=postgres user=weak"
+    before = inspect_cluster(connector(dsn_of(cluster)), ["app"])
+    out = roles("apply", "--policy", str(policy), "--dsn", weak, "--yes")
+    assert out.exit_code == 6, out.output
+    assert "permission denied" in out.stderr and "nothing was changed" in out.stderr
+    after = inspect_cluster(connector(dsn_of(cluster)), ["app"])
+    assert after.state == before.state
