@@ -188,16 +188,7 @@ def check(
             pooler=pooler_options(
                 databases=database or [],
                 users_per_database=users_per_database,
-                pool_mode="transaction",
                 pool_size=pool_size,
-                max_client_conn=1000,
-                version=None,
-                listen_addr="127.0.0.1",
-                listen_port=6432,
-                unix_socket_dir="/var/run/postgresql",
-                auth_user="pgbouncer_auth",
-                auth_file="/etc/pgbouncer/userlist.txt",
-                server_port=5432,
             )
             if pgbouncer
             else None,

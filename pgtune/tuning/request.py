@@ -3,6 +3,7 @@ profile and workload choice, version. Shared by `generate` and, later, `check`.
 """
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 from pathlib import Path
 
 from pgtune.errors import UsageError
@@ -129,20 +130,20 @@ def resolve(req: TuningRequest) -> Resolved:
 def pooler_options(
     *,
     databases: list[str],
-    users_per_database: int,
-    pool_mode: str,
-    pool_size: int | None,
-    max_client_conn: int,
-    version: str | None,
-    listen_addr: str,
-    listen_port: int,
-    unix_socket_dir: str,
-    auth_user: str,
-    auth_file: str,
-    server_port: int,
+    server_port: int = 5432,
+    version: str | None = None,
+    users_per_database: int = 1,
+    pool_size: int | None = None,
+    max_client_conn: int | None = None,
+    pool_mode: str | None = None,
+    listen_addr: str | None = None,
+    listen_port: int | None = None,
+    unix_socket_dir: str | None = None,
+    auth_user: str | None = None,
+    auth_file: str | None = None,
 ) -> PoolerOptions:
-    """pgbouncer flags → PoolerOptions: the target version (flag, installed, newest) and the
-    file-descriptor limit of this host."""
+    """pgbouncer flags → PoolerOptions (None = PoolerOptions' default): the target version
+    (flag, installed, newest) and the file-descriptor limit of this host."""
     import resource
 
     if version is not None:
@@ -156,26 +157,30 @@ def pooler_options(
             target, source = installed, "installed pgbouncer"
         else:
             target, source = PGBOUNCER_NEWEST, "newest supported (override: --pgbouncer-version)"
-    for name, value, low in (
-        ("--users-per-database", users_per_database, 1),
-        ("--max-client-conn", max_client_conn, 1),
-        ("--pool-size", pool_size or 1, 1),
+    for name, value in (
+        ("--users-per-database", users_per_database),
+        ("--max-client-conn", max_client_conn),
+        ("--pool-size", pool_size),
     ):
-        if value < low:
-            raise UsageError(f"{name} {value!r} must be at least {low}")
+        if value is not None and value < 1:
+            raise UsageError(f"{name} {value!r} must be at least 1")
+    given: dict[str, Any] = {
+        "max_client_conn": max_client_conn,
+        "pool_mode": pool_mode,
+        "listen_addr": listen_addr,
+        "listen_port": listen_port,
+        "unix_socket_dir": unix_socket_dir,
+        "auth_user": auth_user,
+        "auth_file": auth_file,
+    }
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return PoolerOptions(
+    return replace(
+        PoolerOptions(),
+        **{k: v for k, v in given.items() if v is not None},
         version=target,
         version_source=source,
         databases=tuple(parse_database(d, server_port) for d in databases),
         users_per_database=users_per_database,
-        max_client_conn=max_client_conn,
-        pool_mode=pool_mode,
-        listen_addr=listen_addr,
-        listen_port=listen_port,
-        unix_socket_dir=unix_socket_dir,
-        auth_user=auth_user,
-        auth_file=auth_file,
         pool_size=pool_size,
         fd_limit=None if soft == resource.RLIM_INFINITY else soft,
     )
