@@ -3,8 +3,8 @@ profile and workload choice, version. Shared by `generate` and, later, `check`.
 """
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from pgtune.errors import UsageError
 from pgtune.tuning import hardware, profiles, server
