@@ -190,3 +190,20 @@ def test_tls_settings_serve_encrypted_connections(pg_cluster_factory, major: int
         ).fetchone()
     assert row is not None and row[0] is True
     assert row[1] in ("TLSv1.2", "TLSv1.3")
+
+
+def test_relative_file_names_and_dashed_values_parse(pg_cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    # `server.crt` unquoted is a qualified name to the config lexer, and refused as a value.
+    cluster: Cluster = pg_cluster_factory(15)
+    rec = make(
+        2 * GB, 2, "ssd", "web", 15, _build(cluster), ssl_cert="server.crt", ssl_key="server.key"
+    )
+    cluster.write_conf(render_conf(rec), mode="include")
+    values = cluster.check_config(
+        ["ssl_cert_file", "password_encryption", "ssl_min_protocol_version"]
+    )
+    assert values == {
+        "ssl_cert_file": "server.crt",
+        "password_encryption": "scram-sha-256",
+        "ssl_min_protocol_version": "TLSv1.2",
+    }

@@ -16,14 +16,18 @@ from pgtune.tuning.recommend import SECTIONS, Recommendation
 from pgtune.units import human_size
 
 DOCUMENT_FORMAT_VERSION = 1
-_BARE = re.compile(r"^(-?\d+(\.\d+)?[a-zA-Z]*|[A-Za-z][A-Za-z0-9_.-]*)$")
+# Left unquoted: numbers (with a unit) and plain identifiers. Anything with a dot or dash is
+# quoted: the config lexer reads `server.crt` as a qualified name and refuses it as a value.
+_BARE = re.compile(r"^(-?\d+(\.\d+)?[a-zA-Z]*|[A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def pg_quote(value: str) -> str:
     """Quote a value for postgresql.conf; simple words and numbers stay bare.
 
-    >>> pg_quote("4GB"), pg_quote("scram-sha-256"), pg_quote("0.9")
-    ('4GB', 'scram-sha-256', '0.9')
+    >>> pg_quote("4GB"), pg_quote("0.9"), pg_quote("lz4"), pg_quote("pg_stat_statements")
+    ('4GB', '0.9', 'lz4', 'pg_stat_statements')
+    >>> pg_quote("scram-sha-256"), pg_quote("server.crt"), pg_quote("TLSv1.2")
+    ("'scram-sha-256'", "'server.crt'", "'TLSv1.2'")
     >>> pg_quote("%m [%p] ")
     "'%m [%p] '"
     >>> pg_quote("/etc/ssl/it's\\\\key.pem")
