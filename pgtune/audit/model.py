@@ -59,6 +59,11 @@ class ExtensionInfo:
     name: str
     schema: str
     version: str
+    # The extension's own functions PUBLIC may execute, as (schema, name, identity arguments),
+    # and its foreign-data wrappers PUBLIC may use: what makes dblink or postgres_fdw reach
+    # every role rather than only the ones granted.
+    public_functions: tuple[tuple[str, str, str], ...] = ()
+    public_wrappers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class LanguageInfo:
     database: str
     name: str
     trusted: bool
+    # PUBLIC holds USAGE (a NULL ACL means PostgreSQL's default, which grants it). PostgreSQL
+    # only consults this for trusted languages: an untrusted one is for superusers whatever
+    # its ACL says.
     public_usage: bool
 
 
@@ -87,3 +95,5 @@ class Snapshot:
     extensions: tuple[ExtensionInfo, ...] = ()
     languages: tuple[LanguageInfo, ...] = ()
     unreadable: tuple[str, ...] = ()  # what could not be read, one line each
+    # The role created by initdb (oid 10): it cannot lose SUPERUSER, so it is the one to keep.
+    bootstrap_superuser: str | None = None
