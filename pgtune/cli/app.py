@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from pgtune import __version__
-from pgtune.cli import check, roles, tune
+from pgtune.cli import audit, check, roles, tune
 
 app = typer.Typer(
     name="pgtune",
@@ -20,6 +20,7 @@ app = typer.Typer(
 tune.register(app)
 check.register(app)
 roles.register(app)
+audit.register(app)
 
 
 def _version(value: bool) -> None:

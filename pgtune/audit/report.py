@@ -1,0 +1,461 @@
+"""The access review report: one JSON-shaped document, rendered as JSON, Markdown or HTML.
+
+The document *is* the data structure: an audit builds it, ``report merge`` reads it back from
+per-cluster files, ``--baseline`` diffs against it, and the Markdown and HTML templates render
+it. So the three formats cannot disagree, and a merged report is the same as one run. The
+format is documented in docs/audit.md; within ``format_version`` 1 keys are only ever added.
+
+Nothing secret reaches it: roles come from ``pg_roles`` (no password hashes), cluster labels
+are redacted DSNs, and :func:`scrub` masks the DSN's password and anything shaped like a
+password hash in every string, whatever a message or a check happened to echo.
+"""
+
+import getpass
+import json
+import re
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from pgtune import __version__
+from pgtune.access.model import Role
+from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
+from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview
+from pgtune.errors import DataError, UsageError
+from pgtune.pg import MASK
+
+FORMAT_VERSION = 1
+MAX_LISTED = 10  # object names a rendered line lists before "… and N more"
+FORMATS = ("md", "html", "json")
+
+Doc = dict[str, Any]
+
+# Password hashes as pg_authid / pg_shadow spell them; never expected, masked if ever echoed.
+_HASHES = re.compile(r"SCRAM-SHA-256\$[^\s'\"]+|\bmd5[0-9a-f]{32}\b")
+_ROLE_ATTRIBUTES = (
+    "login",
+    "superuser",
+    "createdb",
+    "createrole",
+    "replication",
+    "bypassrls",
+    "inherit",
+    "connection_limit",
+    "valid_until",
+)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def who_runs() -> str:
+    """The OS user and host running pgtune: "who ran it" beside the database role."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers) and no $USER
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def role_attributes(role: Role) -> Doc:
+    # Settings and comments are left out: a custom GUC may hold a secret, and neither is access.
+    return {name: getattr(role, name) for name in _ROLE_ATTRIBUTES}
+
+
+def group_doc(group: PrivilegeGroup) -> Doc:
+    doc = asdict(group)
+    doc["except"] = doc.pop("excluded")
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in doc.items()}
+
+
+def review_doc(review: RoleReview) -> Doc:
+    return {
+        "role": review.role.name,
+        "attributes": role_attributes(review.role),
+        "memberships": [
+            {"role": m.role, "path": list(m.path), "how": m.how, "admin": m.admin}
+            for m in review.memberships
+        ],
+        "capabilities": [
+            {
+                "name": c.name,
+                "description": c.description,
+                "path": list(c.path),
+                "set_role": c.set_role,
+            }
+            for c in review.capabilities
+        ],
+        "privileges": [group_doc(g) for g in review.privileges],
+        "set_role_privileges": [group_doc(g) for g in review.set_role_privileges],
+    }
+
+
+def finding_doc(finding: Finding) -> Doc:
+    return asdict(finding)
+
+
+def finding_sort_key(f: Mapping[str, Any]) -> tuple[object, ...]:
+    return (
+        severity_rank(f["severity"]),
+        f["id"],
+        f.get("database") or "",
+        f.get("object") or "",
+        f.get("seen") or "",
+    )
+
+
+def severity_counts(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        counts[f["severity"]] += 1
+    return counts
+
+
+def _empty_section(label: str) -> Doc:
+    return {
+        "cluster": label,
+        "status": "ok",
+        "error": None,
+        "server_version": None,
+        "major": None,
+        "collected_at": None,
+        "collected_by": None,
+        "superuser": None,
+        "databases": [],
+        "unreadable": [],
+        "counts": severity_counts(()),
+        "policy": None,
+        "roles": {},
+        "review": [],
+        "changes": None,
+        "findings": [],
+    }
+
+
+def cluster_section(
+    snapshot: Snapshot,
+    findings: Sequence[Finding],
+    reviews: Sequence[RoleReview],
+    policy: Doc | None = None,
+) -> Doc:
+    """Everything the report says about one reachable cluster."""
+    found = sorted((finding_doc(f) for f in findings), key=finding_sort_key)
+    return {
+        **_empty_section(snapshot.cluster),
+        "server_version": snapshot.server_version,
+        "major": snapshot.major,
+        "collected_at": snapshot.collected_at,
+        "collected_by": snapshot.collected_by,
+        "superuser": snapshot.superuser,
+        "databases": sorted(snapshot.access.inventories),
+        "unreadable": list(snapshot.unreadable),  # the collector includes the inspection's
+        "counts": severity_counts(found),
+        "policy": policy,
+        # Every role but the predefined ones (which exist everywhere): the baseline for
+        # "roles added / removed / attributes changed".
+        "roles": {
+            name: role_attributes(role)
+            for name, role in sorted(snapshot.access.state.roles.items())
+            if not name.startswith("pg_")
+        },
+        "review": [review_doc(r) for r in reviews],
+        "findings": found,
+    }
+
+
+def unreachable_section(label: str, reason: str) -> Doc:
+    return {**_empty_section(label), "status": "unreachable", "error": reason}
+
+
+def build_report(
+    clusters: Sequence[Doc], *, generated_at: str | None = None, generated_by: str | None = None
+) -> Doc:
+    """The combined report over cluster sections, in the order given."""
+    labels = [c["cluster"] for c in clusters]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise UsageError(f"cluster {twice[0]!r} appears more than once")
+    findings = [f for c in clusters for f in c["findings"]]
+    policies = [c["policy"] for c in clusters if c["policy"] is not None]
+    return {
+        "format_version": FORMAT_VERSION,
+        "generator": f"pgtune {__version__}",
+        "generated_at": generated_at or now_utc(),
+        "generated_by": generated_by or who_runs(),
+        "summary": {
+            "clusters": len(clusters),
+            "unreachable": sum(c["status"] != "ok" for c in clusters),
+            "findings": severity_counts(findings),
+            "policy_checked": len(policies),
+            "policy_mismatch": sum(p.get("matches") is not True for p in policies),
+        },
+        "clusters": list(clusters),
+    }
+
+
+def merge_reports(reports: Sequence[Doc]) -> Doc:
+    """One report over the clusters of several (each already validated)."""
+    return build_report([c for r in reports for c in r["clusters"]])
+
+
+def exit_code(report: Doc, fail_on: str) -> int:
+    """0: nothing at or above ``fail_on``; 1: findings, or a cluster that could not be
+    audited; 2: no cluster could be audited at all.
+
+    >>> exit_code(build_report([], generated_at="t", generated_by="u"), "high")
+    0
+    """
+    if fail_on not in SEVERITIES:
+        raise UsageError(f"unknown severity {fail_on!r}: use {', '.join(SEVERITIES)}")
+    clusters = report["clusters"]
+    if clusters and all(c["status"] != "ok" for c in clusters):
+        return 2
+    if any(c["status"] != "ok" for c in clusters):
+        return 1
+    limit = SEVERITIES.index(fail_on)
+    worst = [severity_rank(f["severity"]) for c in clusters for f in c["findings"]]
+    return 1 if any(rank <= limit for rank in worst) else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+
+
+def dsn_secrets(dsn: str) -> set[str]:
+    """The DSN's password in every spelling a message could echo."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:  # an unparsable DSN: pgtune.pg masks it by pattern in messages
+        return set()
+    if not isinstance(password, str) or not password:
+        return set()
+    return {password, quote(password, safe="")}  # as given, and as a URI would spell it
+
+
+def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (a document) with every secret and password hash masked in every string.
+
+    >>> scrub({"e": ["password=pw x", "pwned"]}, {"pw"})
+    {'e': ['password=*** x', 'pwned']}
+    """
+    words = sorted({s for s in secrets if s}, key=len, reverse=True)
+    # Whole tokens only, like pgtune.pg.sanitize: a short password must not mangle the report.
+    pattern = (
+        re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" for w in words)) if words else None
+    )
+    return _scrub(value, pattern)
+
+
+def _scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
+    if isinstance(value, str):
+        if pattern is not None:
+            value = pattern.sub(MASK, value)
+        return _HASHES.sub(MASK, value)
+    if isinstance(value, dict):
+        return {k: _scrub(v, pattern) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, pattern) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading reports back (baseline, merge)
+
+
+def load_report(path: Path, what: str = "report") -> Doc:
+    """A report written by ``pgtune audit --format json``; UsageError (exit 2) otherwise."""
+    name = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"cannot read {what} {name!r}: {reason}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{what} {name!r} is not JSON (line {exc.lineno}: {exc.msg}); "
+            "give a report written with --format json"
+        ) from None
+    if not isinstance(doc, dict) or "format_version" not in doc:
+        raise UsageError(f"{what} {name!r} is not a pgtune audit report (no format_version)")
+    if doc["format_version"] != FORMAT_VERSION:
+        raise UsageError(
+            f"{what} {name!r} has format_version {doc['format_version']!r}; "
+            f"this pgtune reads {FORMAT_VERSION}"
+        )
+    clusters = doc.get("clusters")
+    if not isinstance(clusters, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("cluster"), str) for c in clusters
+    ):
+        raise UsageError(f"{what} {name!r} has no valid 'clusters' list")
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+_NOUNS = {
+    "database": ("database", "databases"),
+    "schema": ("schema", "schemas"),
+    "table": ("table", "tables"),
+    "sequence": ("sequence", "sequences"),
+    "function": ("function", "functions"),
+    "column": ("column", "columns"),
+}
+
+
+def names_text(names: Sequence[str], limit: int = MAX_LISTED) -> str:
+    """
+    >>> names_text(["a", "b", "c"], limit=2)
+    'a, b … and 1 more'
+    """
+    shown = ", ".join(names[:limit])
+    return shown + (f" … and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def group_text(group: Mapping[str, Any], role: str | None = None) -> str:
+    """One line for a privilege group or a change of privileges.
+
+    >>> group_text({"database": "app", "schema": "sales", "kind": "table",
+    ...     "privileges": ["SELECT"], "scope": "all_but", "count": 998, "total": 1000,
+    ...     "objects": [], "except": ["audit", "keys"], "via": ["readers"]})
+    'SELECT on 998 of 1000 tables in app.sales (all but: audit, keys) — via readers'
+    """
+    db, schema, kind = group["database"], group["schema"], group["kind"]
+    owned = list(group["privileges"]) == [OWNER]
+    verb = "owns" if owned else ", ".join(group["privileges"]) + " on"
+    one, many = _NOUNS.get(kind, (kind, kind + "s"))
+    where = db if schema is None else f"{db}.{schema}"
+    count, total = group["count"], group["total"]
+    objects, excluded = list(group.get("objects") or ()), list(group.get("except") or ())
+    if kind == "database":
+        text = f"{verb} database {db}"
+    elif group["scope"] == "all":
+        listed = f": {names_text(objects)}" if objects else ""
+        if total == 1:
+            text = f"{verb} the only {one} in {where}{listed}"
+        else:
+            text = f"{verb} all {total} {many} in {where}{listed}"
+    elif group["scope"] == "all_but":
+        text = f"{verb} {count} of {total} {many} in {where} (all but: {names_text(excluded)})"
+    else:
+        text = f"{verb} {count} of {total} {many} in {where}: {names_text(objects)}"
+    if group.get("grantable"):
+        text += f" [grant option: {', '.join(group['grantable'])}]"
+    via = [("direct grant" if v == role else v) for v in group.get("via") or ()]
+    if via and not owned:
+        text += f" — via {', '.join(via)}"
+    elif owned and via and role not in via:
+        text += f" — as {', '.join(via)}"
+    if group.get("blocked"):
+        text += f" — not usable: {group['blocked']}"
+    return text
+
+
+def membership_text(m: Mapping[str, Any]) -> str:
+    text = " → ".join(m["path"])
+    if m["how"] == "set_role":
+        text += " (via SET ROLE only)"
+    elif m["how"] == "none":
+        text += " (member without INHERIT or SET: no privileges)"
+    return text + (" [ADMIN OPTION]" if m.get("admin") else "")
+
+
+def capability_text(c: Mapping[str, Any]) -> str:
+    path = list(c["path"])
+    source = "" if len(path) <= 1 else f" (via {' → '.join(path)})"
+    when = " — after SET ROLE" if c.get("set_role") else ""
+    return f"{c['name']}: {c['description']}{source}{when}"
+
+
+def attributes_text(attrs: Mapping[str, Any]) -> str:
+    flags = [
+        a.upper()
+        for a in ("superuser", "createrole", "createdb", "replication", "bypassrls")
+        if attrs.get(a)
+    ]
+    if not attrs.get("inherit", True):
+        flags.append("NOINHERIT")
+    limit = attrs.get("connection_limit", -1)
+    flags.append("no connection limit" if limit == -1 else f"connection limit {limit}")
+    until = attrs.get("valid_until")
+    flags.append("no expiry" if until is None else f"valid until {until}")
+    return ", ".join(flags)
+
+
+def md_escape(text: object) -> str:
+    r"""Text safe in Markdown (tables included); intra-word underscores stay readable.
+
+    >>> md_escape("app_rw | <b>*x*</b> _y_")
+    'app_rw \\| &lt;b&gt;\\*x\\*&lt;/b&gt; \\_y\\_'
+    """
+    value = str(text).replace("\\", "\\\\").replace("&", "&amp;")
+    value = value.replace("<", "&lt;").replace(">", "&gt;")
+    value = re.sub(r"([`*|\[\]#])", r"\\\1", value)
+    value = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", value)
+    return " ".join(value.split())  # one line: a newline would end a list item or table row
+
+
+def md_fence(text: str, info: str = "") -> str:
+    """A fenced code block longer than any backtick run inside, so the text cannot end it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def _environment(templates_dir: Path | None, html: bool) -> Any:
+    import jinja2
+
+    from pgtune.resources import shipped_dir
+
+    directory = templates_dir or shipped_dir("templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=html,  # everything in the HTML report came from the cluster: escape it all
+    )
+    env.filters.update(
+        group_text=group_text,
+        membership_text=membership_text,
+        capability_text=capability_text,
+        attributes_text=attributes_text,
+        md=md_escape,
+        fence=md_fence,
+    )
+    env.globals.update(severities=SEVERITIES, max_listed=MAX_LISTED)
+    return env, directory
+
+
+def render(report: Doc, fmt: str, templates_dir: Path | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: use md, html or json")
+    import jinja2
+
+    name = f"report.{fmt}.j2"
+    env, directory = _environment(templates_dir, html=fmt == "html")
+    try:
+        text: str = env.get_template(name).render(report=report)
+    except jinja2.TemplateNotFound as exc:
+        raise DataError(f"template {exc.name!r} not found in {str(directory)!r}") from None
+    except jinja2.TemplateError as exc:
+        raise DataError(f"template error in {name}: {exc}") from None
+    return text if text.endswith("\n") else text + "\n"

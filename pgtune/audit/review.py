@@ -1,0 +1,457 @@
+"""Who can do what: the effective privileges of every login role, grouped so they stay readable.
+
+For each login role the review says what it *is* (its attributes), what it *belongs to* (every
+role whose privileges it holds, with the membership path), what it *can do* beyond object
+privileges (attributes and predefined roles, described as capabilities) and which privileges it
+holds on which objects, whichever way they reach it: granted to itself, to a role it inherits
+from, to PUBLIC, implied by a predefined role (``pg_read_all_data`` ...) or by ownership.
+
+Inheritance follows PostgreSQL: a role holds the privileges of the roles it is a member of
+*with inheritance* (16+: the grant's INHERIT option; before 16: the member's INHERIT
+attribute), transitively. Membership without inheritance only lets the role ``SET ROLE`` (16+:
+along grants with the SET option); what that would add is reported apart, "via SET ROLE only",
+because it takes a deliberate step. Superusers hold everything: their objects are not listed.
+
+Privileges are grouped per (database, schema, kind) by identical privileges and grant options:
+"SELECT on 980 of 1000 tables in app.sales (all but: a, b)" is one group, whose ``via`` lists
+every grantee that contributes to it. A group holds
+the *exact* object set in its smaller form: ``all``, ``all_but`` (the exceptions) or ``some``
+(the members), so the next review diffs exactly (baseline.py) while renderers list few names.
+"""
+
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pgtune.access.model import (
+    PRIVILEGES,
+    PUBLIC,
+    ClusterState,
+    Inventory,
+    Membership,
+    ObjectRef,
+    Role,
+)
+
+How = Literal["inherit", "set_role", "none"]
+Scope = Literal["all", "all_but", "some"]
+Key = tuple[str, str | None, str]  # (database, schema or None, kind)
+
+OWNER = "OWNER"  # pseudo-privilege: ownership implies every privilege and the right to grant
+DATABASE_OWNER = "pg_database_owner"  # held implicitly by the owner of the current database
+NAMED_WHEN_ALL = 10
+KIND_ORDER = ("database", "schema", "table", "sequence", "function", "column")
+
+# Predefined roles that act as privileges on objects (aclchk.c): expanded onto every object of
+# the databases read, so "who can read sales.orders" has one answer wherever it comes from.
+PREDEFINED_PRIVILEGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "pg_read_all_data": {"schema": ("USAGE",), "table": ("SELECT",), "sequence": ("SELECT",)},
+    "pg_write_all_data": {
+        "schema": ("USAGE",),
+        "table": ("INSERT", "UPDATE", "DELETE"),
+        "sequence": ("UPDATE",),
+    },
+    "pg_maintain": {"table": ("MAINTAIN",)},
+}
+
+ATTRIBUTE_CAPABILITIES: dict[str, str] = {
+    "superuser": "every privilege on every object; bypasses all permission checks and RLS",
+    "createrole": "creates, alters and drops roles; grants the roles it administers",
+    "createdb": "creates databases",
+    "replication": "streams WAL and creates replication slots (sees every row)",
+    "bypassrls": "bypasses every row level security policy",
+}
+PREDEFINED_CAPABILITIES: dict[str, str] = {
+    "pg_read_all_data": "SELECT on every table, view and sequence, USAGE on every schema, "
+    "in every database",
+    "pg_write_all_data": "INSERT, UPDATE, DELETE on every table and view, UPDATE on every "
+    "sequence, USAGE on every schema, in every database",
+    "pg_maintain": "VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH, LOCK on every relation",
+    "pg_monitor": "reads every monitoring view and function",
+    "pg_read_all_settings": "reads every configuration setting, superuser-only ones included",
+    "pg_read_all_stats": "reads every pg_stat_* view, other sessions' queries included",
+    "pg_stat_scan_tables": "runs monitoring functions that lock tables (ACCESS SHARE)",
+    "pg_signal_backend": "cancels queries and terminates other roles' sessions",
+    "pg_signal_autovacuum_worker": "cancels or terminates autovacuum workers",
+    "pg_read_server_files": "reads any file the server's OS user can read (COPY FROM, "
+    "pg_read_file)",
+    "pg_write_server_files": "writes any file the server's OS user can write (COPY TO)",
+    "pg_execute_server_program": "runs any program as the server's OS user (COPY ... PROGRAM)",
+    "pg_checkpoint": "runs CHECKPOINT",
+    "pg_use_reserved_connections": "uses the connection slots of reserved_connections",
+    "pg_create_subscription": "creates subscriptions (with CREATE on the database)",
+}
+
+
+@dataclass(frozen=True)
+class MembershipPath:
+    """A role whose privileges the login role holds, and how."""
+
+    role: str
+    path: tuple[str, ...]  # the login role first, ``role`` last
+    how: How  # inherit: always in effect; set_role: after SET ROLE; none: neither
+    admin: bool = False  # may grant ``role`` to others (ADMIN OPTION on the last step)
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str  # an attribute ("superuser") or a predefined role ("pg_monitor")
+    description: str
+    path: tuple[str, ...]  # where it comes from; (role,) for the role's own attribute
+    set_role: bool = False  # only after SET ROLE
+
+
+@dataclass(frozen=True)
+class PrivilegeGroup:
+    """Identical privileges on a set of objects of one kind in one schema (or database)."""
+
+    database: str
+    schema: str | None  # None for the database itself, and for schemas (grouped per database)
+    kind: str
+    privileges: tuple[str, ...]  # PostgreSQL's order; ("OWNER",) for owned objects
+    grantable: tuple[str, ...]  # held WITH GRANT OPTION
+    via: tuple[str, ...]  # grantees they come through: the role, a group, PUBLIC, pg_*
+    scope: Scope
+    count: int
+    total: int  # objects of this kind in the schema (database)
+    objects: tuple[str, ...] = ()  # "some": every member; "all": the members, when few
+    excluded: tuple[str, ...] = ()  # scope "all_but": the exceptions, every one
+    blocked: str | None = None  # why they cannot be used, e.g. no USAGE on the schema
+
+
+@dataclass(frozen=True)
+class RoleReview:
+    role: Role
+    memberships: tuple[MembershipPath, ...]
+    capabilities: tuple[Capability, ...]
+    privileges: tuple[PrivilegeGroup, ...]  # in effect at login
+    set_role_privileges: tuple[PrivilegeGroup, ...]  # added by SET ROLE, not in the above
+
+
+@dataclass
+class _Held:
+    """What a set of grantees holds on one object."""
+
+    privileges: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    grantable: set[str] = field(default_factory=set)
+    owners: set[str] = field(default_factory=set)
+
+    def signature(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What groups objects: the privileges and grant options (not where they come from,
+        which would split one readable line into many)."""
+        if self.owners:
+            return (OWNER,), ()
+        return tuple(sorted(self.privileges)), tuple(sorted(self.grantable))
+
+    def via(self) -> set[str]:
+        if self.owners:
+            return set(self.owners)
+        return set().union(*self.privileges.values())
+
+
+Holdings = dict[Key, dict[str, _Held]]
+
+
+def _place(obj: ObjectRef) -> tuple[Key, str]:
+    """Where an object is grouped, and its name within the group."""
+    if obj.kind == "database":
+        return (obj.database, None, "database"), obj.database
+    if obj.kind == "schema":
+        return (obj.database, None, "schema"), str(obj.schema)
+    if obj.kind == "function":
+        return (obj.database, obj.schema, "function"), f"{obj.name}({obj.args or ''})"
+    if obj.kind == "column":
+        return (obj.database, obj.schema, "column"), f"{obj.name}.{obj.column}"
+    return (obj.database, obj.schema, obj.kind), str(obj.name)
+
+
+def _universe(
+    inventories: Mapping[str, Inventory], databases: Iterable[str]
+) -> dict[Key, set[str]]:
+    """Every object that exists, per group key: the denominators of "980 of 1000"."""
+    found: dict[Key, set[str]] = defaultdict(set)
+    for db in databases:
+        found[(db, None, "database")].add(db)
+    for db, inv in inventories.items():
+        found[(db, None, "schema")].update(inv.schemas)
+        for schema, name in inv.tables:
+            found[(db, schema, "table")].add(name)
+        for schema, name in inv.sequences:
+            found[(db, schema, "sequence")].add(name)
+        for schema, name, args in inv.functions:
+            found[(db, schema, "function")].add(f"{name}({args})")
+        for (schema, table), columns in inv.columns.items():
+            found[(db, schema, "column")].update(f"{table}.{c}" for c in columns)
+    return found
+
+
+class _Index:
+    """Lookups over one cluster state, built once for all the roles reviewed."""
+
+    def __init__(self, state: ClusterState, inventories: Mapping[str, Inventory]) -> None:
+        self.state = state
+        self.inventories = inventories
+        self.edges: dict[str, list[Membership]] = defaultdict(list)
+        for m in sorted(state.memberships):
+            self.edges[m.member].append(m)
+        self.admin = {(m.member, m.group) for m in state.memberships if m.admin}
+        self.grants: dict[str, list[tuple[Key, str, str, bool]]] = defaultdict(list)
+        for g in state.grants:
+            key, name = _place(g.object)
+            self.grants[g.grantee].append((key, name, g.privilege, g.grantable))
+        self.owned: dict[str, list[tuple[Key, str]]] = defaultdict(list)
+        self.db_owner: dict[str, str] = {}
+        for obj, owner in state.owners.items():
+            self.owned[owner].append(_place(obj))
+            if obj.kind == "database":
+                self.db_owner[obj.database] = owner
+        self.universe = _universe(inventories, self.db_owner)
+        self.cache: dict[
+            tuple[frozenset[str], frozenset[str]],
+            tuple[tuple[PrivilegeGroup, ...], tuple[PrivilegeGroup, ...]],
+        ] = {}
+
+    def holders(self, grantees: Iterable[str]) -> frozenset[str]:
+        """The grantees that hold anything (grants, ownership, a predefined role's reach)."""
+        return frozenset(
+            g for g in grantees if g in self.grants or g in self.owned or g in PREDEFINED_PRIVILEGES
+        )
+
+    def paths(self, start: str, accept: Callable[[Membership], bool]) -> dict[str, tuple[str, ...]]:
+        """Shortest membership path from ``start`` to every role reachable along ``accept``."""
+        found: dict[str, tuple[str, ...]] = {start: (start,)}
+        queue = deque([start])
+        while queue:
+            current = queue.popleft()
+            for m in self.edges.get(current, ()):
+                if m.group not in found and accept(m):
+                    found[m.group] = (*found[current], m.group)
+                    queue.append(m.group)
+        return found
+
+    def inherits(self, m: Membership) -> bool:
+        if m.inherit is not None:  # 16+: the grant's option
+            return m.inherit
+        member = self.state.roles.get(m.member)
+        return member.inherit if member is not None else True
+
+    def inherited(self, role: str) -> dict[str, tuple[str, ...]]:
+        return self.paths(role, self.inherits)
+
+    def settable(self, role: str) -> dict[str, tuple[str, ...]]:
+        # SET ROLE follows grants with the SET option (before 16: every grant), INHERIT or not.
+        return self.paths(role, lambda m: m.set is not False)
+
+
+def memberships_of(index: _Index, role: str) -> tuple[MembershipPath, ...]:
+    inherited = index.inherited(role)
+    found: dict[str, MembershipPath] = {}
+    for name, path in inherited.items():
+        if name != role:
+            found[name] = MembershipPath(name, path, "inherit", (path[-2], name) in index.admin)
+    for target, set_path in sorted(index.settable(role).items(), key=lambda kv: len(kv[1])):
+        for name, path in index.inherited(target).items():
+            if name not in found and name != role:
+                full = (*set_path, *path[1:])
+                found[name] = MembershipPath(
+                    name, full, "set_role", (full[-2], name) in index.admin
+                )
+    for m in index.edges.get(role, ()):
+        if m.group not in found:
+            found[m.group] = MembershipPath(m.group, (role, m.group), "none", m.admin)
+    order = {"inherit": 0, "set_role": 1, "none": 2}
+    return tuple(sorted(found.values(), key=lambda p: (order[p.how], p.path)))
+
+
+def _capabilities(
+    index: _Index, role: Role, memberships: tuple[MembershipPath, ...]
+) -> tuple[Capability, ...]:
+    found = [
+        Capability(attr, text, (role.name,))
+        for attr, text in ATTRIBUTE_CAPABILITIES.items()
+        if getattr(role, attr)
+    ]
+    for m in memberships:
+        if m.how != "none" and m.role in PREDEFINED_CAPABILITIES:
+            text = PREDEFINED_CAPABILITIES[m.role]
+            found.append(Capability(m.role, text, m.path, m.how == "set_role"))
+    # Attributes are never inherited, but SET ROLE to a role gives its attributes.
+    for target, path in sorted(index.settable(role.name).items()):
+        other = index.state.roles.get(target)
+        if other is None or target == role.name:
+            continue
+        for attr, text in ATTRIBUTE_CAPABILITIES.items():
+            if getattr(other, attr) and not getattr(role, attr):
+                found.append(Capability(attr, text, path, set_role=True))
+    return tuple(found)
+
+
+def _hold(index: _Index, grantees: set[str], databases: Iterable[str], holdings: Holdings) -> None:
+    """Add what ``grantees`` hold in ``databases`` to ``holdings``."""
+    wanted = set(databases)
+    for grantee in sorted(grantees):
+        for key, name, privilege, grantable in index.grants.get(grantee, ()):
+            if key[0] in wanted:
+                held = holdings[key].setdefault(name, _Held())
+                held.privileges[privilege].add(grantee)
+                if grantable:
+                    held.grantable.add(privilege)
+        for key, name in index.owned.get(grantee, ()):
+            if key[0] in wanted:
+                holdings[key].setdefault(name, _Held()).owners.add(grantee)
+        for kind, privileges in PREDEFINED_PRIVILEGES.get(grantee, {}).items():
+            for key, names in index.universe.items():
+                if key[2] == kind and key[0] in wanted:
+                    for name in names:
+                        held = holdings[key].setdefault(name, _Held())
+                        for privilege in privileges:
+                            held.privileges[privilege].add(grantee)
+
+
+def _holdings(index: _Index, grantees: set[str]) -> Holdings:
+    """Per database, the grantees plus pg_database_owner where one of them owns the database."""
+    holdings: Holdings = defaultdict(dict)
+    owning = [db for db, owner in index.db_owner.items() if owner in grantees]
+    others = [db for db in index.db_owner if db not in owning]
+    _hold(index, grantees, others, holdings)
+    _hold(index, grantees | {DATABASE_OWNER}, owning, holdings)
+    return holdings
+
+
+def _order(privileges: Iterable[str], kind: str) -> tuple[str, ...]:
+    known = PRIVILEGES.get(kind, ())
+    return tuple(sorted(set(privileges), key=lambda p: (known.index(p) if p in known else 99, p)))
+
+
+def _blocked(key: Key, held: Holdings) -> str | None:
+    """Why privileges under ``key`` cannot be used: no CONNECT on the database (TEMPORARY
+    alone is useless), or, inside a schema, no USAGE on it. Ownership counts as both."""
+    db, schema, _ = key
+    conn = held.get((db, None, "database"), {}).get(db)
+    if conn is None or not (conn.owners or "CONNECT" in conn.privileges):
+        return f"no CONNECT on database {db}"
+    if schema is None:
+        return None
+    usage = held.get((db, None, "schema"), {}).get(schema)
+    if usage is None or not (usage.owners or "USAGE" in usage.privileges):
+        return f"no USAGE on schema {schema}"
+    return None
+
+
+def _groups(index: _Index, held: Holdings, context: Holdings) -> tuple[PrivilegeGroup, ...]:
+    """Group identical holdings; ``context`` decides what is blocked."""
+    groups: list[PrivilegeGroup] = []
+    for key, objects in held.items():
+        by_signature: dict[tuple[tuple[str, ...], ...], list[str]] = defaultdict(list)
+        via: dict[tuple[tuple[str, ...], ...], set[str]] = defaultdict(set)
+        for name, h in objects.items():
+            if h.owners or h.privileges:
+                by_signature[h.signature()].append(name)
+                via[h.signature()] |= h.via()
+        universe = index.universe.get(key, set())
+        blocked = _blocked(key, context)
+        for signature, names in by_signature.items():
+            privileges, grantable = signature
+            members = set(names)
+            everything = universe | members
+            excluded = everything - members
+            # A few members are named; past that, the exceptions when they are fewer.
+            scope: Scope = (
+                "all"
+                if not excluded
+                else "all_but"
+                if len(members) > NAMED_WHEN_ALL and len(excluded) < len(members)
+                else "some"
+            )
+            # "all" names its members too when they are few: "USAGE on all 2 schemas in app:
+            # public, sales" says more than a count (the diff never relies on these).
+            listed = scope == "some" or (scope == "all" and len(members) <= NAMED_WHEN_ALL)
+            groups.append(
+                PrivilegeGroup(
+                    database=key[0],
+                    schema=key[1],
+                    kind=key[2],
+                    privileges=_order(privileges, key[2]),
+                    grantable=_order(grantable, key[2]),
+                    via=tuple(sorted(via[signature])),
+                    scope=scope,
+                    count=len(members),
+                    total=len(everything),
+                    objects=tuple(sorted(members)) if listed else (),
+                    excluded=tuple(sorted(excluded)) if scope == "all_but" else (),
+                    blocked=blocked,
+                )
+            )
+    return tuple(sorted(groups, key=group_sort_key))
+
+
+def group_sort_key(g: PrivilegeGroup) -> tuple[object, ...]:
+    return (
+        g.database,
+        g.schema is not None,
+        g.schema or "",
+        KIND_ORDER.index(g.kind),
+        g.privileges,
+        g.via,
+        g.scope,
+    )
+
+
+def _subtract(extra: Holdings, base: Holdings) -> Holdings:
+    """What ``extra`` holds beyond ``base``: SET ROLE's additions."""
+    left: Holdings = defaultdict(dict)
+    for key, objects in extra.items():
+        for name, h in objects.items():
+            have = base.get(key, {}).get(name)
+            if have is not None and have.owners:
+                continue
+            if h.owners:
+                left[key][name] = h
+                continue
+            rest = _Held()
+            for privilege, via in h.privileges.items():
+                if have is None or privilege not in have.privileges:
+                    rest.privileges[privilege] = via
+            rest.grantable = {p for p in h.grantable if p in rest.privileges}
+            if rest.privileges:
+                left[key][name] = rest
+    return left
+
+
+def _privileges(
+    index: _Index, inherited: frozenset[str], by_set: frozenset[str]
+) -> tuple[tuple[PrivilegeGroup, ...], tuple[PrivilegeGroup, ...]]:
+    """(in effect at login, added by SET ROLE), cached: login roles that hold through the
+    same grantees (typically members of the same groups, without grants of their own) share
+    one computation, which keeps a cluster of many roles and many objects fast."""
+    key = (inherited, by_set)
+    if key not in index.cache:
+        at_login = _holdings(index, set(inherited))
+        extra = _subtract(_holdings(index, set(by_set)), at_login) if by_set else {}
+        both = _holdings(index, set(inherited | by_set)) if by_set else at_login
+        index.cache[key] = (_groups(index, at_login, at_login), _groups(index, extra, both))
+    return index.cache[key]
+
+
+def review_role(index: _Index, role: Role) -> RoleReview:
+    memberships = memberships_of(index, role.name)
+    capabilities = _capabilities(index, role, memberships)
+    if role.superuser:  # holds everything: listing objects would only hide what matters
+        return RoleReview(role, memberships, capabilities, (), ())
+    inherited = {role.name, PUBLIC} | {m.role for m in memberships if m.how == "inherit"}
+    by_set = {m.role for m in memberships if m.how == "set_role"}
+    privileges, set_role_privileges = _privileges(
+        index, index.holders(inherited), index.holders(by_set)
+    )
+    return RoleReview(role, memberships, capabilities, privileges, set_role_privileges)
+
+
+def review_access(
+    state: ClusterState, inventories: Mapping[str, Inventory]
+) -> tuple[RoleReview, ...]:
+    """The review of every login role, by name."""
+    index = _Index(state, inventories)
+    return tuple(
+        review_role(index, role) for name, role in sorted(state.roles.items()) if role.login
+    )
