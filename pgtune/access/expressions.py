@@ -16,6 +16,7 @@ and reports the position of a syntax error.
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pglast import ast, enums, parse_sql
@@ -129,10 +130,16 @@ def canonical_text(expr: str) -> str:
     return str(RawStream()(_normalise(_parse(expr))))
 
 
+@lru_cache(maxsize=4096)
+def _canonical_cached(expr: str) -> str:
+    return canonical_text(expr)
+
+
 def same_expression(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a is b
-    return canonical_text(a) == canonical_text(b)
+    # Through the server both sides usually arrive as the same text: skip pglast then.
+    return a == b or _canonical_cached(a) == _canonical_cached(b)
 
 
 Canonicalizer = Callable[[str, str, str, str], str]  # (database, schema, table, expr) -> text

@@ -270,13 +270,11 @@ def _managed_object(obj: ObjectRef, scope: Scope) -> bool:
 
 
 def _grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
-    revocations = scope.public_revocations
+    revocations = {(r.object, r.privilege) for r in scope.public_revocations}
     have: dict[tuple[ObjectRef, str], dict[str, bool]] = defaultdict(dict)
     for g in live.grants:
         managed = g.grantee in scope.roles and _managed_object(g.object, scope)
-        must_go = g.grantee == PUBLIC and any(
-            r.object == g.object and r.privilege == g.privilege for r in revocations
-        )
+        must_go = g.grantee == PUBLIC and (g.object, g.privilege) in revocations
         if managed or must_go:
             have[g.object, g.grantee][g.privilege] = g.grantable
     want: dict[tuple[ObjectRef, str], dict[str, bool]] = defaultdict(dict)
@@ -284,7 +282,9 @@ def _grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> l
         want[g.object, g.grantee][g.privilege] = g.grantable
 
     changes: list[Change] = []
-    for key in sorted(set(have) | set(want)):
+    # Only what differs is sorted (a handful of keys out of tens of thousands).
+    differ = [k for k in have.keys() | want.keys() if have.get(k) != want.get(k)]
+    for key in sorted(differ):
         obj, grantee = key
         h, w = have.get(key, {}), want.get(key, {})
         target = _object_sql(obj)
