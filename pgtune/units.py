@@ -109,17 +109,20 @@ def round_down(nbytes: int, step: int) -> int:
 
 
 def nice_size(nbytes: int) -> int:
-    """Round down to a value people recognise: whole GB above 4 GB, whole MB above 4 MB, else kB.
+    """Round down to a value people recognise: 256 MB steps above 4 GB (whole GB would lose up
+    to a fifth of shared_buffers on a 23.5 GB machine), whole MB above 4 MB, else kB.
 
     >>> format_pg_size(nice_size(5 * GB + 300 * MB))
-    '5GB'
+    '5376MB'
+    >>> format_pg_size(nice_size(16 * GB + 100 * MB))
+    '16GB'
     >>> format_pg_size(nice_size(37 * MB + 100 * KB))
     '37MB'
     >>> format_pg_size(nice_size(2 * MB + 100 * KB + 7))
     '2148kB'
     """
     if nbytes >= 4 * GB:
-        return round_down(nbytes, GB)
+        return round_down(nbytes, 256 * MB)
     if nbytes >= 4 * MB:
         return round_down(nbytes, MB)
     return round_down(nbytes, KB)
