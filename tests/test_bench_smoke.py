@@ -44,3 +44,39 @@ def test_pgbench_effect_smoke() -> None:
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     for label in ("read-write", "select-only", "analytic", "modelled peak"):
         assert label in proc.stdout
+
+
+@pytest.mark.pg
+def test_roles_plan_smoke() -> None:
+    """A synthetic cluster of 200 tables builds, `pgtune roles plan` on it has exactly the changes
+    its drift implies (the benchmark checks), and applying them leaves the cluster in sync."""
+    get_pg_binaries(18)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
+    run = Path(__file__).resolve().parents[1] / "bench" / "roles_plan" / "run.py"
+    proc = subprocess.run(
+        [sys.executable, str(run), "--smoke", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "pgtune roles plan --format sql" in proc.stdout
+    assert ", 0 changes left" in proc.stdout  # the applied plan converged
+
+
+@pytest.mark.pg
+def test_audit_scale_smoke() -> None:
+    """`pgtune audit` writes an HTML and a JSON report of a synthetic cluster of 200 tables,
+    and its review covers every login role of the server (the benchmark checks)."""
+    get_pg_binaries(18)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
+    run = Path(__file__).resolve().parents[1] / "bench" / "audit_scale" / "run.py"
+    proc = subprocess.run(
+        [sys.executable, str(run), "--smoke", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "pgtune audit --format html / json" in proc.stdout
+    assert "unreadable: nothing" in proc.stdout

