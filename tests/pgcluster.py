@@ -1027,3 +1027,35 @@ def iter_postgres_processes(data_dir: Path) -> Iterator[psutil.Process]:
         cmdline = proc.info.get("cmdline") or []
         if any(needle in part for part in cmdline):
             yield proc
+
+
+def self_signed_cert(cluster: Cluster) -> tuple[Path, Path]:
+    """server.crt / server.key in the data directory, owned by the server user, key 0600:
+    what `ssl = on` needs. Uses the openssl binary (.ci/run installs it)."""
+    cert, key = cluster.data_dir / "server.crt", cluster.data_dir / "server.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for path in (cert, key):
+        cluster.user.chown(path)
+    key.chmod(0o600)
+    return cert, key

@@ -12,12 +12,10 @@ Two scenarios per version, each collected once:
   (on the embedded 18, built without SSL, only PGT-TLS-001).
 """
 
-import subprocess
-
 import pytest
 from typer.testing import CliRunner
 
-from pgcluster import Cluster, ClusterFactory, free_port
+from pgcluster import Cluster, ClusterFactory, free_port, self_signed_cert
 from pgtune.access.model import TableRef
 from pgtune.access.policy.document import Policy, RlsSpec
 from pgtune.audit.collect import HBA_UNREADABLE, SECRETS_UNREADABLE, collect
@@ -319,22 +317,6 @@ def _generate(cluster: Cluster, *args: str) -> str:
     return result.stdout
 
 
-def _tls_files(cluster: Cluster) -> None:
-    cert, key = cluster.data_dir / "server.crt", cluster.data_dir / "server.key"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
-            *("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for path in (cert, key):
-        cluster.user.chown(path)
-    key.chmod(0o600)
-
-
 @pytest.mark.pg
 @pytest.mark.parametrize("major", MAJORS)
 def test_hardened_cluster_stays_quiet(
@@ -345,7 +327,7 @@ def test_hardened_cluster_stays_quiet(
     cluster = pg_cluster_factory(major, listen_addresses="*" if tls else "")
     ssl_args: list[str] = []
     if tls:
-        _tls_files(cluster)
+        self_signed_cert(cluster)
         # Absolute paths: pgtune generate leaves a bare server.crt unquoted, which
         # PostgreSQL's config lexer rejects (reported; not this module's to fix).
         ssl_args = [

