@@ -14,8 +14,8 @@ describes the cluster, the policy and the drift). At each size the benchmark
    inspection ran (``Inspection.queries``);
 3. runs ``pgtune roles plan --policy ... --dsn ... --format sql`` (the console script next to
    this interpreter, else ``python -m pgtune``) as a fresh process: one discarded warm-up run,
-   then ``--runs`` measured runs. Each measured run records wall time, the child's CPU time and
-   peak RSS (``ru_maxrss`` of exactly that child, from ``wait4``), the server's CPU time (the
+   then ``--runs`` measured runs. Each measured run records wall time, the child's CPU time
+   (``wait4``) and peak RSS (GNU time's ``%M``: see :func:`run_plan`), the server's CPU time (the
    postmaster's process tree) and the CPU every *other* process used meanwhile (from
    /proc/stat, minus this process, its children and the server). Before each run it waits (at
    most ``--quiet-wait`` s, within ``--quiet-budget`` s in all) for other tenants to go quiet; a
