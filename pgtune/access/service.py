@@ -1,8 +1,5 @@
 """Policy file + DSN → plan: inspect the live cluster, expand the policy on what exists, diff."""
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -15,6 +12,7 @@ from pgtune.access.policy.document import Policy
 from pgtune.access.policy.expand import expand
 from pgtune.access.server_expressions import ServerCanonicalizer
 from pgtune.errors import UsageError
+from pgtune.gcpasses import fewer_gc_passes
 
 
 @dataclass(frozen=True)
@@ -47,21 +45,8 @@ def connector(dsn: str) -> Connect:
     return connect
 
 
-@contextmanager
-def _fewer_gc_passes() -> Iterator[None]:
-    """Hundreds of thousands of small, acyclic model objects make Python's cyclic collector
-    run full passes over a growing heap (about half the CPU at 20k tables, bench/RESULTS.md);
-    collect far less often while planning."""
-    old = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
 def plan_policy(policy: Policy, dsn: str) -> Planned:
-    with _fewer_gc_passes():
+    with fewer_gc_passes():
         return _plan_policy(policy, dsn)
 
 
