@@ -1,7 +1,7 @@
 """Catalog rows → model, without a server: conversions, grantor merging, query files."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -12,7 +12,7 @@ from pgtune.access import model
 from pgtune.access.catalog import convert
 from pgtune.access.catalog.families import membership_query, read_database
 from pgtune.access.catalog.reader import query
-from pgtune.access.catalog.rows import ColumnRow, PolicyRow, RoleRow
+from pgtune.access.catalog.rows import ColumnsRow, PolicyRow, RelationRow, RoleRow
 
 T = TypeVar("T")
 QUERIES = files("pgtune.access.catalog").joinpath("queries")
@@ -24,6 +24,8 @@ FUNCTIONS = (
     "pg_get_function_identity_arguments",
     "has_database_privilege",
     "bool_or",
+    "json_agg",
+    "json_build_array",
     "unnest",
     "isfinite",
 )
@@ -112,30 +114,41 @@ class _FakeFetch:
 
     def __call__(
         self, name: str, row: type[T], params: Mapping[str, object] | None = None
-    ) -> list[T]:
+    ) -> Iterator[T]:
         self.asked.append(name)
-        return list(self.rows.get(name, []))
+        return iter(self.rows.get(name, []))
 
 
-def test_columns_follow_their_position_and_itemless_rows_only_fill_the_inventory() -> None:
+def test_columns_and_relations_become_inventory_owners_and_grants() -> None:
     fetch = _FakeFetch(
         {
             "columns": [
-                ColumnRow(None, None, None, "s", "t", "b", 2),
-                ColumnRow("u", "SELECT", False, "s", "t", "a", 1),
-                ColumnRow("v", "UPDATE", True, "s", "t", "a", 1),
-            ]
+                ColumnsRow("s", "t", ["a", "b"], [["a", "u", "SELECT", False]]),
+                ColumnsRow("s", "u", ["x"], [["x", "v", "UPDATE", True]]),
+            ],
+            "relations": [
+                RelationRow("s", "t", "table", True, True, False, "o", [["u", "SELECT", True]]),
+                RelationRow("s", "t_id_seq", "sequence", False, False, False, "o", []),
+            ],
         }
     )
     part = read_database(fetch, "db")
     assert part.inventory is not None
-    assert part.inventory.columns == {("s", "t"): ("a", "b")}
-    col = model.ObjectRef("column", "db", "s", "t", column="a")
-    assert part.grants == [
-        model.Grant(col, "u", "SELECT", False),
-        model.Grant(col, "v", "UPDATE", True),
-    ]
-    assert part.owners == {}
+    assert part.inventory.columns == {("s", "t"): ("a", "b"), ("s", "u"): ("x",)}
+    assert part.inventory.tables == {("s", "t"): "o"}
+    assert part.inventory.sequences == {("s", "t_id_seq"): "o"}
+    table = model.ObjectRef("table", "db", "s", "t")
+    seq = model.ObjectRef("sequence", "db", "s", "t_id_seq")
+    assert sorted(part.grants) == sorted(
+        [
+            model.Grant(table, "u", "SELECT", True),
+            model.Grant(model.ObjectRef("column", "db", "s", "t", column="a"), "u", "SELECT"),
+            model.Grant(model.ObjectRef("column", "db", "s", "u", column="x"), "v", "UPDATE", True),
+        ]
+    )
+    assert part.owners == {table: "o", seq: "o"}
+    ref = model.TableRef("db", "s", "t")
+    assert part.rls_tables == {ref: model.RlsTable(ref, True, False)}
     assert sorted(fetch.asked) == sorted(
         ["schemas", "relations", "columns", "functions", "default_acl", "policies"]
     )

@@ -49,7 +49,7 @@ DEFAULT_PRIVILEGE_KIND: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Role:
     name: str
     login: bool = False
@@ -68,7 +68,7 @@ class Role:
     comment: str | None = None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Membership:
     group: str  # the role granted
     member: str  # the role receiving it
@@ -77,7 +77,7 @@ class Membership:
     set: bool | None = None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ObjectRef:
     """One object that can carry privileges. ``database`` is the database the object lives in
     (for kind "database", the database itself)."""
@@ -90,7 +90,7 @@ class ObjectRef:
     column: str | None = None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Grant:
     object: ObjectRef
     grantee: str  # a role name or PUBLIC
@@ -98,7 +98,7 @@ class Grant:
     grantable: bool = False
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class DefaultPrivilege:
     """ALTER DEFAULT PRIVILEGES FOR ROLE owner [IN SCHEMA schema] GRANT privilege ON objtype."""
 
@@ -111,21 +111,21 @@ class DefaultPrivilege:
     grantable: bool = False
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class TableRef:
     database: str
     schema: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RlsTable:
     table: TableRef
     enabled: bool
     forced: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RlsPolicy:
     table: TableRef
     name: str
@@ -136,7 +136,7 @@ class RlsPolicy:
     with_check: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scope:
     """What the policy manages; the diff never touches anything outside it.
 
@@ -165,7 +165,7 @@ class Scope:
     public_default_revocations: frozenset[DefaultPrivilege] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterState:
     roles: dict[str, Role] = field(default_factory=dict)
     memberships: frozenset[Membership] = frozenset()
@@ -177,7 +177,7 @@ class ClusterState:
     owners: dict[ObjectRef, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """The objects that exist in one database, for expanding patterns in the policy."""
 

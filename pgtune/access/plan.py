@@ -263,28 +263,38 @@ def _describe(obj: ObjectRef) -> str:
     return f"{obj.kind} {where}"
 
 
-def _managed_object(obj: ObjectRef, scope: Scope) -> bool:
-    if obj.database not in scope.databases:
-        return False
-    return obj.kind == "database" or (obj.database, obj.schema or "") in scope.schemas
-
-
 def _grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
     revocations = {(r.object, r.privilege) for r in scope.public_revocations}
+    roles, databases, schemas = scope.roles, scope.databases, scope.schemas
+
+    def relevant(g: Grant) -> bool:
+        """A live grant the diff may revoke: PUBLIC's where the policy revokes it, and the
+        policy roles' on the databases and schemas it manages."""
+        if g.grantee == PUBLIC:
+            return (g.object, g.privilege) in revocations
+        obj = g.object
+        return (
+            g.grantee in roles
+            and obj.database in databases
+            and (obj.kind == "database" or (obj.database, obj.schema or "") in schemas)
+        )
+
+    # Set algebra in C instead of a Python pass per grant (hundreds of thousands at 20k tables).
+    # Only what one side holds and the other not needs a statement: held - desired is revoked
+    # where the diff manages it, desired - held granted. A desired grant the cluster holds
+    # outside what the diff manages (normally none) counts as not held.
+    outside = [g for g in desired.grants if not relevant(g)]
+    extra = [g for g in live.grants - desired.grants if relevant(g)]
+    missing = [*(desired.grants - live.grants), *(g for g in outside if g in live.grants)]
     have: dict[tuple[ObjectRef, str], dict[str, bool]] = defaultdict(dict)
-    for g in live.grants:
-        managed = g.grantee in scope.roles and _managed_object(g.object, scope)
-        must_go = g.grantee == PUBLIC and (g.object, g.privilege) in revocations
-        if managed or must_go:
-            have[g.object, g.grantee][g.privilege] = g.grantable
     want: dict[tuple[ObjectRef, str], dict[str, bool]] = defaultdict(dict)
-    for g in desired.grants:
-        want[g.object, g.grantee][g.privilege] = g.grantable
+    for source, into in ((extra, have), (missing, want)):
+        for g in source:
+            into[g.object, g.grantee][g.privilege] = g.grantable
 
     changes: list[Change] = []
     # Only what differs is sorted (a handful of keys out of tens of thousands).
-    differ = [k for k in have.keys() | want.keys() if have.get(k) != want.get(k)]
-    for key in sorted(differ):
+    for key in sorted(have.keys() | want.keys()):
         obj, grantee = key
         h, w = have.get(key, {}), want.get(key, {})
         target = _object_sql(obj)

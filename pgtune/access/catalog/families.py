@@ -6,7 +6,8 @@ privileges, policies). Both take a ``Fetch`` so they never see a connection: the
 transactions, counting and error handling.
 """
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -14,7 +15,7 @@ from pgtune.access import model
 from pgtune.access.catalog import convert
 from pgtune.access.catalog.rows import (
     AclItemRow,
-    ColumnRow,
+    ColumnsRow,
     DatabaseRow,
     DefaultAclRow,
     FunctionRow,
@@ -32,11 +33,12 @@ MEMBERSHIP_OPTIONS_SINCE = 16
 
 
 class Fetch(Protocol):
-    """Run the query file ``name`` and return its rows as ``row`` instances."""
+    """Run the query file ``name`` and yield its rows as ``row`` instances (one at a time:
+    a 20k-table catalog has hundreds of thousands of ACL rows)."""
 
     def __call__(
         self, name: str, row: type[T], params: Mapping[str, object] | None = None
-    ) -> list[T]: ...
+    ) -> Iterator[T]: ...
 
 
 @dataclass(frozen=True)
@@ -126,15 +128,21 @@ def _relations(
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
     tables: dict[tuple[str, str], str] = {}
     sequences: dict[tuple[str, str], str] = {}
+    grants = part.grants
     for row in fetch("relations", RelationRow):
-        key = (row.schema, row.name)
         if row.kind == "sequence":
-            sequences[key] = row.owner
+            sequences[row.schema, row.name] = row.owner
             obj = model.ObjectRef("sequence", part.database, row.schema, row.name)
         else:
-            tables[key] = row.owner
+            tables[row.schema, row.name] = row.owner
             obj = model.ObjectRef("table", part.database, row.schema, row.name)
-        _add(part, obj, row.owner, row)
+        part.owners[obj] = row.owner
+        # One ObjectRef shared by the relation's grants; privilege names interned (a handful
+        # of distinct strings across hundreds of thousands of grants).
+        grants.extend(
+            model.Grant(obj, grantee, sys.intern(privilege), grantable)
+            for grantee, privilege, grantable in row.acl
+        )
         if row.has_rls:
             ref = model.TableRef(part.database, row.schema, row.name)
             part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
@@ -142,14 +150,19 @@ def _relations(
 
 
 def _columns(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str], tuple[str, ...]]:
-    positions: dict[tuple[str, str], dict[str, int]] = {}
-    for row in fetch("columns", ColumnRow):
-        positions.setdefault((row.schema, row.table_name), {})[row.column_name] = row.position
-        obj = model.ObjectRef(
-            "column", part.database, row.schema, row.table_name, column=row.column_name
+    columns: dict[tuple[str, str], tuple[str, ...]] = {}
+    for row in fetch("columns", ColumnsRow):
+        columns[row.schema, row.table_name] = tuple(row.columns)
+        part.grants.extend(
+            model.Grant(
+                model.ObjectRef("column", part.database, row.schema, row.table_name, column=col),
+                grantee,
+                privilege,
+                grantable,
+            )
+            for col, grantee, privilege, grantable in row.acl
         )
-        _add(part, obj, None, row)  # columns have no owner of their own
-    return {table: tuple(sorted(cols, key=cols.__getitem__)) for table, cols in positions.items()}
+    return columns
 
 
 def _functions(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str, str], str]:

@@ -55,10 +55,10 @@ class _Counted:
 
     def __call__(
         self, name: str, row: type[T], params: Mapping[str, object] | None = None
-    ) -> list[T]:
+    ) -> Iterator[T]:
+        self.tally[0] += 1
         with self.conn.cursor(row_factory=class_row(row)) as cur:
-            self.tally[0] += 1
-            return cur.execute(query(name), params).fetchall()
+            yield from cur.execute(query(name), params)
 
 
 @contextmanager

@@ -3,14 +3,16 @@
 Field names are the queries' column aliases. Rows that carry ACL items come from a
 ``LEFT JOIN LATERAL aclexplode(...)``, so an object without any item (an empty ACL, or one
 holding only the owner's own privileges) still yields one row, with the item fields NULL: the
-object is still part of the inventory.
+object is still part of the inventory. Relations and columns, by far the most numerous, come
+one row per relation instead, with their items in a JSON array.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AclItemRow:
     """One exploded ACL item; all None when the object has none (see the module docstring)."""
 
@@ -19,7 +21,7 @@ class AclItemRow:
     grantable: bool | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleRow:
     name: str
     login: bool
@@ -36,7 +38,7 @@ class RoleRow:
     comment: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MembershipRow:
     group_name: str
     member_name: str
@@ -45,7 +47,7 @@ class MembershipRow:
     set_option: bool | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DatabaseRow(AclItemRow):
     database: str
     owner: str
@@ -53,14 +55,16 @@ class DatabaseRow(AclItemRow):
     can_connect: bool  # the inspecting role's CONNECT privilege
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchemaRow(AclItemRow):
     schema: str
     owner: str
 
 
-@dataclass(frozen=True)
-class RelationRow(AclItemRow):
+@dataclass(frozen=True, slots=True)
+class RelationRow:
+    """One relation with all its ACL items (relations.sql aggregates them)."""
+
     schema: str
     name: str
     kind: str  # "table" or "sequence"
@@ -68,17 +72,20 @@ class RelationRow(AclItemRow):
     rls_enabled: bool
     rls_forced: bool
     owner: str
+    acl: list[list[Any]]  # JSON [grantee, privilege, grantable] items
 
 
-@dataclass(frozen=True)
-class ColumnRow(AclItemRow):
+@dataclass(frozen=True, slots=True)
+class ColumnsRow:
+    """One table's columns and their ACL items (columns.sql aggregates them)."""
+
     schema: str
     table_name: str
-    column_name: str
-    position: int
+    columns: list[str]  # by position
+    acl: list[list[Any]]  # JSON [column, grantee, privilege, grantable] items
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunctionRow(AclItemRow):
     schema: str
     name: str
@@ -86,7 +93,7 @@ class FunctionRow(AclItemRow):
     owner: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DefaultAclRow:
     owner: str
     schema: str | None  # None = every schema
@@ -96,7 +103,7 @@ class DefaultAclRow:
     grantable: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyRow:
     schema: str
     table_name: str

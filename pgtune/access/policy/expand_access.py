@@ -46,12 +46,19 @@ def _relations(
     out: Expansion,
 ) -> list[tuple[str, str, str]]:
     """(schema, name, owner) of the tables or sequences the patterns select."""
-    found = [
-        (schema, name, owner)
-        for (schema, name), owner in sorted(objects.items())
-        if schema in entry.schemas and any(name_matches(p.text, name) for p in patterns)
-    ]
-    matched = {p.text for p in patterns for _, name, _ in found if name_matches(p.text, name)}
+    schemas = set(entry.schemas)
+    if any(p.text == "*" for p in patterns):
+        found = [(s, n, o) for (s, n), o in objects.items() if s in schemas]
+        matched = {p.text for p in patterns if p.is_glob} | {
+            p.text for p in patterns if any((s, p.text) in objects for s in schemas)
+        }
+    else:
+        found = [
+            (schema, name, owner)
+            for (schema, name), owner in objects.items()
+            if schema in schemas and any(name_matches(p.text, name) for p in patterns)
+        ]
+        matched = {p.text for p in patterns for _, name, _ in found if name_matches(p.text, name)}
     out.problems += _missing_literals(kind, patterns, matched, entry)
     return found
 
@@ -65,9 +72,8 @@ def _tables(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
         if owner == role:
             continue  # an owner holds every privilege on what it owns
         if not entry.columns:
-            out.grants |= {
-                Grant(ObjectRef("table", db, schema, table), role, p) for p in privileges
-            }
+            ref = ObjectRef("table", db, schema, table)
+            out.grants.update([Grant(ref, role, p) for p in privileges])
             continue
         existing = inventory.columns.get((schema, table), ())
         for column in entry.columns:
@@ -93,9 +99,8 @@ def _sequences(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None
         entry, inventory.sequences, entry.sequences, "sequence", out
     ):
         if owner != role:
-            out.grants |= {
-                Grant(ObjectRef("sequence", db, schema, name), role, p) for p in privileges
-            }
+            ref = ObjectRef("sequence", db, schema, name)
+            out.grants.update([Grant(ref, role, p) for p in privileges])
 
 
 def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
