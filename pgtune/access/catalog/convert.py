@@ -4,6 +4,7 @@ Representation choices are documented in the package docstring (``catalog/__init
 """
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC
 from typing import TypeVar
 
@@ -124,21 +125,8 @@ def merge_grantors(granted: Iterable[_Granted]) -> frozenset[_Granted]:
     >>> [(g.grantee, g.privilege, g.grantable) for g in merged]
     [('a', 'CONNECT', True)]
     """
-    chosen: dict[tuple[object, ...], _Granted] = {}
-    for item in granted:
-        # A plain tuple key: dataclasses.replace per ACL item dominated large inspections.
-        key: tuple[object, ...] = (
-            (item.object, item.grantee, item.privilege)
-            if isinstance(item, model.Grant)
-            else (
-                item.database,
-                item.owner,
-                item.schema,
-                item.objtype,
-                item.grantee,
-                item.privilege,
-            )
-        )
-        if item.grantable or key not in chosen:
-            chosen[key] = item
-    return frozenset(chosen.values())
+    # Hash each entry once (hundreds of thousands at 20k tables), then drop the few plain
+    # entries that a grantable twin shadows.
+    items = frozenset(granted)
+    shadowed = {replace(item, grantable=False) for item in items if item.grantable} & items
+    return items - shadowed if shadowed else items
