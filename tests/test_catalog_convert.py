@@ -25,6 +25,7 @@ FUNCTIONS = (
     "has_database_privilege",
     "bool_or",
     "json_agg",
+    "array_agg",
     "json_build_array",
     "unnest",
     "isfinite",
@@ -124,17 +125,22 @@ def test_columns_and_relations_become_inventory_owners_and_grants() -> None:
         {
             "columns": [
                 ColumnsRow("s", "t", ["a", "b"], [["a", "u", "SELECT", False]]),
+                ColumnsRow("s", "v", ["z"], None),
                 ColumnsRow("s", "u", ["x"], [["x", "v", "UPDATE", True]]),
             ],
             "relations": [
-                RelationRow("s", "t", "table", True, True, False, "o", [["u", "SELECT", True]]),
-                RelationRow("s", "t_id_seq", "sequence", False, False, False, "o", []),
+                RelationRow("s", "t", "table", True, True, False, "o", ["u"], ["SELECT"], [True]),
+                RelationRow("s", "t_id_seq", "sequence", False, False, False, "o", *[None] * 3),
             ],
         }
     )
     part = read_database(fetch, "db")
     assert part.inventory is not None
-    assert part.inventory.columns == {("s", "t"): ("a", "b"), ("s", "u"): ("x",)}
+    assert part.inventory.columns == {
+        ("s", "t"): ("a", "b"),
+        ("s", "u"): ("x",),
+        ("s", "v"): ("z",),
+    }
     assert part.inventory.tables == {("s", "t"): "o"}
     assert part.inventory.sequences == {("s", "t_id_seq"): "o"}
     table = model.ObjectRef("table", "db", "s", "t")

@@ -494,3 +494,47 @@ def test_query_count_does_not_grow_with_the_number_of_tables(
     assert len(many.state.policies) == 200
     assert len([g for g in many.state.grants if g.object.kind == "column"]) == 200
     assert few.queries == many.queries == CLUSTER_QUERIES + DATABASE_QUERIES
+
+
+@MAJORS
+def test_privileges_from_several_grantors_merge_into_one_grant_per_privilege(
+    pg_cluster_factory: ClusterFactory, major: int
+) -> None:
+    cluster = _started(pg_cluster_factory, major)
+    _run(cluster, "postgres", ["CREATE ROLE lead", "CREATE ROLE dev", "CREATE DATABASE work"])
+    _run(
+        cluster,
+        "work",
+        [
+            "CREATE TABLE t (a int, b int)",
+            # dev holds SELECT twice (from the owner and from lead), once with grant option
+            "GRANT SELECT, UPDATE ON t TO lead WITH GRANT OPTION",
+            "GRANT SELECT (a, b) ON t TO lead WITH GRANT OPTION",
+            "GRANT SELECT ON t TO dev",
+            "SET ROLE lead",
+            "GRANT SELECT ON t TO dev WITH GRANT OPTION",
+            "GRANT UPDATE ON t TO dev",
+            "GRANT SELECT (b) ON t TO dev",
+            "RESET ROLE",
+            "GRANT SELECT (b) ON t TO dev",
+            "CREATE TABLE bare ()",  # no columns: a table, but no column inventory
+        ],
+    )
+    inspection = _inspect(cluster, ["work"])
+    t = ObjectRef("table", "work", "public", "t")
+    col = ObjectRef("column", "work", "public", "t", column="a")
+    colb = ObjectRef("column", "work", "public", "t", column="b")
+    assert _in("work", inspection.state.grants) - {
+        g for g in inspection.state.grants if g.object.kind in ("database", "schema")
+    } == {
+        Grant(t, "lead", "SELECT", grantable=True),
+        Grant(t, "lead", "UPDATE", grantable=True),
+        Grant(t, "dev", "SELECT", grantable=True),
+        Grant(t, "dev", "UPDATE"),
+        Grant(col, "lead", "SELECT", grantable=True),
+        Grant(colb, "lead", "SELECT", grantable=True),
+        Grant(colb, "dev", "SELECT"),
+    }
+    inventory = inspection.inventories["work"]
+    assert inventory.tables == {("public", "t"): "postgres", ("public", "bare"): "postgres"}
+    assert inventory.columns == {("public", "t"): ("a", "b")}

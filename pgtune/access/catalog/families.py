@@ -139,10 +139,13 @@ def _relations(
         part.owners[obj] = row.owner
         # One ObjectRef shared by the relation's grants; privilege names interned (a handful
         # of distinct strings across hundreds of thousands of grants).
-        grants.extend(
-            model.Grant(obj, grantee, sys.intern(privilege), grantable)
-            for grantee, privilege, grantable in row.acl
-        )
+        if row.grantees and row.privileges and row.grantable:
+            grants.extend(
+                model.Grant(obj, grantee, sys.intern(privilege), grantable)
+                for grantee, privilege, grantable in zip(
+                    row.grantees, row.privileges, row.grantable, strict=True
+                )
+            )
         if row.has_rls:
             ref = model.TableRef(part.database, row.schema, row.name)
             part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
@@ -160,7 +163,7 @@ def _columns(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str], tuple[st
                 privilege,
                 grantable,
             )
-            for col, grantee, privilege, grantable in row.acl
+            for col, grantee, privilege, grantable in row.acl or ()
         )
     return columns
 

@@ -72,7 +72,10 @@ class RelationRow:
     rls_enabled: bool
     rls_forced: bool
     owner: str
-    acl: list[list[Any]]  # JSON [grantee, privilege, grantable] items
+    # the ACL items as parallel arrays, None when there are none
+    grantees: list[str] | None  # role names or "PUBLIC"
+    privileges: list[str] | None
+    grantable: list[bool] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ class ColumnsRow:
     schema: str
     table_name: str
     columns: list[str]  # by position
-    acl: list[list[Any]]  # JSON [column, grantee, privilege, grantable] items
+    acl: list[list[Any]] | None  # JSON [column, grantee, privilege, grantable] items
 
 
 @dataclass(frozen=True, slots=True)
