@@ -15,12 +15,19 @@ storages = st.sampled_from(["hdd", "ssd", "nvme"])
 workloads = st.sampled_from(["web", "oltp", "dw", "mixed", "desktop"])
 majors = st.sampled_from(SUPPORTED_MAJORS)
 connections = st.one_of(st.none(), st.integers(min_value=4, max_value=20_000))
+databases = st.one_of(st.none(), st.integers(min_value=0, max_value=4096 * GB))
 
 
 @settings(max_examples=400, deadline=None)
-@given(memories, cpus, storages, workloads, majors, connections)
+@given(memories, cpus, storages, workloads, majors, connections, databases)
 def test_budget_holds_and_values_are_in_range(
-    memory: int, ncpu: int, storage: str, workload: str, major: int, max_connections: int | None
+    memory: int,
+    ncpu: int,
+    storage: str,
+    workload: str,
+    major: int,
+    max_connections: int | None,
+    database: int | None,
 ) -> None:
     try:
         rec = make(
@@ -29,6 +36,7 @@ def test_budget_holds_and_values_are_in_range(
             storage,
             workload,
             major,  # type: ignore[arg-type]
+            database=database,
             max_connections=max_connections,
         )
     except BudgetError as exc:
@@ -56,6 +64,8 @@ def test_budget_holds_and_values_are_in_range(
     # Memory the model does not count must still be sane against the machine.
     assert parse_size(rec.get("effective_cache_size").value) <= memory
     assert parse_size(rec.get("shared_buffers").value) <= memory // 2
+    # the OS keeps at least the profile's minimum (a quarter of memory on tiny machines)
+    assert b.reserve >= min(rec.context.profile.os_reserve_min, memory // 4)
     assert parse_size(rec.get("min_wal_size").value) < parse_size(rec.get("max_wal_size").value)
 
 

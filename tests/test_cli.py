@@ -182,3 +182,17 @@ def test_generate_and_help_do_not_import_psycopg() -> None:
     ):
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
+
+
+def test_data_size_shapes_shared_buffers_and_bad_sizes_are_usage_errors() -> None:
+    held = run("generate", *FIXED, "--workload", "mixed", "--data-size", "5GB", "--format", "json")
+    assert held.exit_code == 0, held.output
+    doc = json.loads(held.stdout)
+    shared_buffers = doc["settings"]["shared_buffers"]
+    assert shared_buffers["value"] != "4GB"  # what 16GB gets without --data-size
+    assert "holds the databases (at most 5 GB, --data-size" in shared_buffers["reason"]
+    assert doc["inputs"]["database_bytes"] == 5 * 1024**3
+    bad = run("generate", *FIXED, "--data-size", "lots")
+    assert bad.exit_code == 2
+    assert "--data-size" in bad.output
+    assert "Traceback" not in bad.output

@@ -7,6 +7,8 @@ import psutil
 import pytest
 
 from pgtune.tuning.hardware import STORAGE_CLASSES, Hardware, detect, with_overrides
+from pgtune.tuning.request import TuningRequest, detect_hardware
+from pgtune.units import GB
 
 GIB = 1 << 30
 
@@ -97,3 +99,36 @@ def test_overrides_replace_detected_values() -> None:
     assert (hw.memory_bytes, hw.memory_source) == (4 * GIB, "--memory")
     assert (hw.cpus, hw.cpus_source) == (2, "sched_getaffinity")
     assert (hw.storage, hw.storage_source) == ("ssd", "--storage")
+
+
+def _data_dir(tmp_path: Path) -> Path:
+    """A data directory's layout: two databases under base/, plus what is not data."""
+    for rel, nbytes in [
+        ("base/1/1259", 8192),
+        ("base/16384/16385", 3 * 8192),
+        ("base/16384/16385_fsm", 100),
+        ("global/1262", 50_000),  # cluster-wide catalogs: not the databases
+        ("pg_wal/000000010000000000000001", 70_000),
+    ]:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * nbytes)
+    return tmp_path
+
+
+def test_the_databases_are_measured_under_base(tmp_path: Path) -> None:
+    hw = detect(_data_dir(tmp_path), root=tmp_path / "no-proc")
+    assert hw.database_bytes == 8192 + 3 * 8192 + 100
+    assert hw.database_source == f"measured under {tmp_path / 'base'}"
+
+
+def test_no_data_dir_or_not_a_data_dir_leaves_the_size_unknown(tmp_path: Path) -> None:
+    assert detect(None, root=tmp_path).database_bytes is None
+    hw = detect(tmp_path, root=tmp_path)  # an empty directory: no base/
+    assert hw.database_bytes is None
+    assert any("no base/ directory" in note for note in hw.notes)
+
+
+def test_data_size_flag_wins_over_the_measurement(tmp_path: Path) -> None:
+    hw = detect_hardware(TuningRequest(data_dir=_data_dir(tmp_path), data_size="40GB"))
+    assert (hw.database_bytes, hw.database_source) == (40 * GB, "--data-size")

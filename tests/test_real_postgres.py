@@ -17,7 +17,7 @@ from pgtune.tuning.hardware import detect
 from pgtune.tuning.recommend import Recommendation
 from pgtune.tuning.render import render_conf, render_sql
 from pgtune.tuning.server import ServerBuild, detect_build
-from pgtune.units import GB
+from pgtune.units import GB, MB
 from pgtune.versions import version_facts
 from tuning_helpers import make
 
@@ -183,3 +183,34 @@ def test_relative_file_names_and_dashed_values_parse(pg_cluster_factory) -> None
         "password_encryption": "scram-sha-256",
         "ssl_min_protocol_version": "TLSv1.2",
     }
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_shared_buffers_sized_to_hold_the_measured_database_boot(
+    pg_cluster_factory, major: int
+) -> None:  # type: ignore[no-untyped-def]
+    cluster: Cluster = pg_cluster_factory(major)
+    cluster.start()
+    with cluster.connect(autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE filler AS SELECT g AS id, repeat('x', 200) AS pad"
+            " FROM generate_series(1, 500000) AS g"
+        )
+        conn.execute("CHECKPOINT")  # the table's pages reach the files that are measured
+        row = conn.execute("SELECT sum(pg_database_size(oid))::bigint FROM pg_database").fetchone()
+    assert row is not None
+    server_says = int(row[0])
+    hw = detect(cluster.data_dir)
+    assert hw.database_bytes is not None
+    # pg_database_size sums the same directories; allow for the stats/temp files in flux
+    assert abs(hw.database_bytes - server_says) <= 0.05 * server_says
+    # 25% of 512 MB (128 MB) cannot hold ~140 MB of data; 40% (204 MB) can, with room to grow
+    assert 110 * MB < hw.database_bytes < 160 * MB
+    rec = make(512 * MB, 2, "ssd", "mixed", major, _build(cluster), hw.database_bytes)
+    sb = rec.get("shared_buffers")
+    assert "growth" in sb.reason, sb.reason
+    cluster.write_conf(render_conf(rec))
+    cluster.restart()
+    rows = cluster.settings([s.name for s in rec.settings])
+    _assert_server_agrees(rec, {n: r.setting for n, r in rows.items() if r.setting is not None})
+    assert 128 * MB < int(rows["shared_buffers"].setting or 0) * 8192 >= hw.database_bytes

@@ -27,6 +27,35 @@ def test_guide_table_memory_rows_for_web() -> None:
         assert size(rec, "maintenance_work_mem") == maint
 
 
+def test_shared_buffers_hold_a_database_that_fits_and_the_page_cache_reserve_pays() -> None:
+    plain = make(memory=16 * GB, cpus=4, workload="mixed")
+    rec = make(memory=16 * GB, cpus=4, workload="mixed", database=5 * GB)
+    # 25% of 16 GB (4 GB) cannot hold a 5 GB database; 40% (6.4 GB) can, with room to grow.
+    assert size(plain, "shared_buffers") == 4 * GB
+    assert 5 * GB < size(rec, "shared_buffers") <= 16 * GB * 0.40
+    assert "holds the databases (at most 5 GB" in rec.get("shared_buffers").reason
+    # The page cache no longer caches those pages twice: its reserve gave up memory, but never
+    # below the medium profile's 1 GB for the OS, and the budget still holds.
+    assert 1 * GB <= rec.budget.reserve < plain.budget.reserve
+    assert rec.budget.peak <= rec.budget.limit
+    assert size(rec, "work_mem") >= 0.8 * size(plain, "work_mem")
+
+
+def test_databases_too_big_or_small_keep_the_usual_share() -> None:
+    plain = make(memory=16 * GB, cpus=4, workload="mixed")
+    for database, says in [(7 * GB, "do not fit in 40% of memory"), (1 * GB, "room to grow")]:
+        rec = make(memory=16 * GB, cpus=4, workload="mixed", database=database)
+        assert size(rec, "shared_buffers") == 4 * GB
+        assert rec.budget.reserve == plain.budget.reserve
+        assert says in rec.get("shared_buffers").reason
+    # measured sizes are rounded up to 1/32 of memory: growth within a step changes nothing
+    grown = make(memory=16 * GB, cpus=4, workload="mixed", database=5 * GB + 100 * MB)
+    same = make(memory=16 * GB, cpus=4, workload="mixed", database=5 * GB + 500 * MB)
+    assert grown.get("shared_buffers") == same.get("shared_buffers")
+    # unknown size: the share, and no word about a database
+    assert "databases" not in plain.get("shared_buffers").reason
+
+
 def test_wal_buffers_never_above_one_segment_and_says_why() -> None:
     rec = make(memory=64 * GB)
     assert size(rec, "wal_buffers") == 16 * MB

@@ -19,9 +19,19 @@ def make_context(
     workload: str = "web",
     major: int = 15,
     build: ServerBuild = FULL_BUILD,
+    database: int | None = None,
     **options: object,
 ) -> Context:
-    hw = Hardware(memory, cpus, storage, "test", "test", "test")
+    hw = Hardware(
+        memory,
+        cpus,
+        storage,
+        "test",
+        "test",
+        "test",
+        database_bytes=database,
+        database_source="test",
+    )
     return Context(
         hardware=hw,
         profile=pick_profile(memory, load_profiles()),
@@ -40,6 +50,9 @@ def make(
     workload: str = "web",
     major: int = 15,
     build: ServerBuild = FULL_BUILD,
+    database: int | None = None,
     **options: object,
 ) -> Recommendation:
-    return recommend(make_context(memory, cpus, storage, workload, major, build, **options))
+    return recommend(
+        make_context(memory, cpus, storage, workload, major, build, database, **options)
+    )

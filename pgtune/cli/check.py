@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pgtune.cli.common import handle_errors, say
-from pgtune.cli.tune import Cpus, DataDir, Memory, Storage
+from pgtune.cli.tune import Cpus, DataDir, DataSize, Memory, Storage
 from pgtune.tuning.request import (
     DEFAULT_WORKLOAD,
     TuningRequest,
     parse_cpus,
+    parse_data_size,
     parse_memory,
     parse_storage,
     pooler_options,
@@ -94,6 +95,8 @@ def _validate(request: TuningRequest) -> None:
         parse_cpus(request.cpus)
     if request.storage is not None:
         parse_storage(request.storage)
+    if request.data_size is not None:
+        parse_data_size(request.data_size)
 
 
 @handle_errors
@@ -110,6 +113,7 @@ def check(
     memory: Memory = None,
     cpus: Cpus = None,
     storage: Storage = None,
+    data_size: DataSize = None,
     profile: Annotated[
         str | None,
         typer.Option("--profile", help="small, medium or large (default: picked from memory)."),
@@ -174,6 +178,7 @@ def check(
         memory=memory,
         cpus=cpus,
         storage=storage,
+        data_size=data_size,
         profile=profile,
         workload=workload,
         profiles_dir=profiles_dir,

@@ -54,6 +54,14 @@ Memory = Annotated[
     ),
 ]
 Cpus = Annotated[int | None, typer.Option("--cpus", help="CPU count (default: detected).")]
+DataSize = Annotated[
+    str | None,
+    typer.Option(
+        "--data-size",
+        help="Size of the databases, e.g. 40GB (default: measured under --data-dir); "
+        "shared_buffers holds them when they fit in 40% of memory.",
+    ),
+]
 Storage = Annotated[
     str | None,
     typer.Option("--storage", help="hdd, ssd or nvme (default: detected under --data-dir)."),
@@ -71,13 +79,16 @@ def detect(
     memory: Memory = None,
     cpus: Cpus = None,
     storage: Storage = None,
+    data_size: DataSize = None,
     output_format: Annotated[
         DetectFormat, typer.Option("--format", help="table or json.")
     ] = DetectFormat.table,
 ) -> None:
     """Show the hardware pgtune detects, and where each value came from."""
     hw = detect_hardware(
-        TuningRequest(data_dir=data_dir, memory=memory, cpus=cpus, storage=storage)
+        TuningRequest(
+            data_dir=data_dir, memory=memory, cpus=cpus, storage=storage, data_size=data_size
+        )
     )
     if output_format is DetectFormat.json:
         typer.echo(
@@ -89,6 +100,8 @@ def detect(
                     "cpus_source": hw.cpus_source,
                     "storage": hw.storage,
                     "storage_source": hw.storage_source,
+                    "database_bytes": hw.database_bytes,
+                    "database_source": hw.database_source,
                     "notes": list(hw.notes),
                 },
                 indent=2,
@@ -99,6 +112,11 @@ def detect(
         ("memory", human_size(hw.memory_bytes), hw.memory_source),
         ("cpus", str(hw.cpus), hw.cpus_source),
         ("storage", hw.storage, hw.storage_source),
+        (
+            "data",
+            human_size(hw.database_bytes) if hw.database_bytes is not None else "-",
+            hw.database_source,
+        ),
     ]
     for name, value, source in rows:
         typer.echo(f"{name:<8} {value:<10} {source}")
@@ -112,6 +130,7 @@ def generate(
     memory: Memory = None,
     cpus: Cpus = None,
     storage: Storage = None,
+    data_size: DataSize = None,
     pg_version: Annotated[
         int | None,
         typer.Option(
@@ -297,6 +316,7 @@ def generate(
         memory=memory,
         cpus=cpus,
         storage=storage,
+        data_size=data_size,
         pg_version=pg_version,
         profile=profile,
         workload=workload,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import psutil
 
-from pgtune.tuning import cgroups, storage
+from pgtune.tuning import cgroups, datasize, storage
 
 StorageClass = Literal["hdd", "ssd", "nvme"]
 STORAGE_CLASSES: tuple[StorageClass, ...] = ("hdd", "ssd", "nvme")
@@ -22,6 +22,9 @@ class Hardware:
     cpus_source: str
     storage_source: str
     notes: tuple[str, ...] = ()
+    # the databases' size (shared_buffers may be sized to hold them); None when unknown
+    database_bytes: int | None = None
+    database_source: str = datasize.NOT_MEASURED.source
 
 
 def with_overrides(
@@ -30,6 +33,7 @@ def with_overrides(
     memory: int | None = None,
     cpus: int | None = None,
     storage: StorageClass | None = None,
+    database: int | None = None,
 ) -> Hardware:
     """Replace detected values by the user's flags, recording the flag as the source."""
     if memory is not None:
@@ -38,11 +42,14 @@ def with_overrides(
         hw = replace(hw, cpus=cpus, cpus_source="--cpus")
     if storage is not None:
         hw = replace(hw, storage=storage, storage_source="--storage")
+    if database is not None:
+        hw = replace(hw, database_bytes=database, database_source="--data-size")
     return hw
 
 
 def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
-    """Detect this machine's usable memory, CPUs and the storage class under ``data_dir``.
+    """Detect this machine's usable memory, CPUs, the storage class under ``data_dir`` and the
+    size of the databases in it.
 
     ``root`` is where /proc and /sys are read for cgroups and storage (tests use a fake
     tree); host RAM and CPU counts always come from the running system. Never raises: what
@@ -54,6 +61,8 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
     cpus, cpus_source = _cpus(limits.cpus, notes)
     disk = _storage(data_dir, root)
     notes += disk.notes
+    data = datasize.measure(data_dir)
+    notes += data.notes
     return Hardware(
         memory_bytes=memory,
         cpus=cpus,
@@ -62,6 +71,8 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
         cpus_source=cpus_source,
         storage_source=disk.source,
         notes=tuple(notes),
+        database_bytes=data.bytes,
+        database_source=data.source,
     )
 
 

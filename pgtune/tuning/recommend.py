@@ -87,6 +87,18 @@ def _connections_wanted(ctx: Context, plan: PoolPlan | None) -> tuple[int, str |
     return plan.server_connections, plan.connections_reason, "--pool-size"
 
 
+def _reserve(ctx: Context, shared_buffers: int) -> int:
+    """The memory left to the OS and page cache. When shared_buffers grows past the workload's
+    share to hold the whole database, the page cache no longer needs to cache those pages too:
+    the growth comes out of the reserve, down to the profile's minimum for the OS."""
+    reserve = reserve_for(ctx.memory, ctx.profile.os_reserve_fraction, ctx.profile.os_reserve_min)
+    growth = shared_buffers - memory.shared_buffers_share(ctx)
+    if growth <= 0:
+        return reserve
+    floor = reserve_for(ctx.memory, 0.0, ctx.profile.os_reserve_min)
+    return max(min(reserve, floor), reserve - growth)
+
+
 def recommend(ctx: Context) -> Recommendation:
     sb = memory.shared_buffers(ctx)
     maint = memory.maintenance_work_mem(ctx)
@@ -105,9 +117,7 @@ def recommend(ctx: Context) -> Recommendation:
     fitted = fit(
         Budget(
             usable=ctx.memory,
-            reserve=reserve_for(
-                ctx.memory, ctx.profile.os_reserve_fraction, ctx.profile.os_reserve_min
-            ),
+            reserve=_reserve(ctx, _int(sb)),
             shared_buffers=_int(sb),
             wal_buffers=_int(walbuf),
             maintenance_work_mem=_int(maint),

@@ -13,6 +13,7 @@ from pgtune.resources import shipped_dir
 from pgtune.tuning.hba import AllowRule, hba_lines
 from pgtune.tuning.pooling import PoolPlan
 from pgtune.tuning.recommend import SECTIONS, Recommendation
+from pgtune.tuning.sizing.memory import database_bucket
 from pgtune.units import human_size
 
 DOCUMENT_FORMAT_VERSION = 1
@@ -44,6 +45,7 @@ def pg_quote(value: str) -> str:
 def inputs_of(rec: Recommendation) -> dict[str, Any]:
     ctx = rec.context
     hw = ctx.hardware
+    data = None if hw.database_bytes is None else database_bucket(hw.database_bytes, ctx.memory)
     return {
         "pg_version": ctx.major,
         "memory_bytes": hw.memory_bytes,
@@ -53,6 +55,10 @@ def inputs_of(rec: Recommendation) -> dict[str, Any]:
         "cpus_source": hw.cpus_source,
         "storage": hw.storage,
         "storage_source": hw.storage_source,
+        # rounded up like the sizing rule sees it, so the document is stable as data grows
+        "database_bytes": data,
+        "database": None if data is None else human_size(data),
+        "database_source": hw.database_source,
         "profile": ctx.profile.name,
         "workload": ctx.workload.name,
         "max_connections": ctx.options.max_connections,

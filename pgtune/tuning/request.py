@@ -25,6 +25,7 @@ class TuningRequest:
     memory: str | None = None
     cpus: int | None = None
     storage: str | None = None
+    data_size: str | None = None  # the databases' size (default: measured under data_dir)
     pg_version: int | None = None
     profile: str | None = None
     workload: str = DEFAULT_WORKLOAD
@@ -52,6 +53,13 @@ def parse_cpus(cpus: int) -> int:
     return cpus
 
 
+def parse_data_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except UsageError as exc:
+        raise UsageError(f"--data-size: {exc}") from None
+
+
 def parse_storage(text: str) -> StorageClass:
     for name in STORAGE_CLASSES:
         if text.lower() == name:
@@ -64,12 +72,15 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
     memory = parse_memory(req.memory) if req.memory is not None else None
     cpus = parse_cpus(req.cpus) if req.cpus is not None else None
     storage = parse_storage(req.storage) if req.storage is not None else None
+    data_size = parse_data_size(req.data_size) if req.data_size is not None else None
     hw = hardware.detect(req.data_dir)
     if storage is not None:
         # A detection note about the disk no longer applies once the user said what it is.
         hw = hardware.with_overrides(hw, storage=storage)
         hw = replace(hw, notes=tuple(n for n in hw.notes if "--storage" not in n))
-    return hardware.with_overrides(hw, memory=memory, cpus=cpus)
+    if data_size is not None:
+        hw = replace(hw, notes=tuple(n for n in hw.notes if "--data-size" not in n))
+    return hardware.with_overrides(hw, memory=memory, cpus=cpus, database=data_size)
 
 
 def resolve(req: TuningRequest) -> Resolved:

@@ -14,14 +14,66 @@ HUGE_PAGE = 2 * MB
 HUGE_PAGES_WORTH_IT = 2 * GB  # below this the page-table savings are small
 
 
+# When the whole database fits, shared_buffers holds it (with room to grow) up to this share of
+# memory; beyond it the page cache serves the rest (the PostgreSQL docs: "unlikely that an
+# allocation of more than 40% of RAM to shared_buffers will work better than a smaller amount").
+SHARED_BUFFERS_DATA_MAX = 0.40
+DATA_GROWTH = 1.2
+# The measured size is rounded up to 1/32 of memory before anything uses it, so the output (and
+# a restart-context setting) changes only when the data grows by a step, not with every MB:
+# config management re-running pgtune must not restart the server for a day's inserts.
+DATA_STEPS = 32
+
+
+def database_bucket(database_bytes: int, memory: int) -> int:
+    """``database_bytes`` rounded up to the next 1/32 of ``memory`` (at least one step)."""
+    step = max(MB, memory // DATA_STEPS // MB * MB)
+    return max(1, math.ceil(database_bytes / step)) * step
+
+
+def shared_buffers_share(ctx: Context) -> int:
+    """The workload's share of memory, what shared_buffers is without a known database size."""
+    share = int(ctx.memory * ctx.workload.shared_buffers_fraction)
+    return max(SHARED_BUFFERS_MIN, nice_size(share))
+
+
 def shared_buffers(ctx: Context) -> Decision:
+    """The workload's share, or enough to hold the whole database when that fits in 40%.
+
+    Memory beyond the share comes out of the budget's page-cache reserve (recommend.py): the
+    page cache would otherwise hold a second copy of the same pages.
+    """
     fraction = ctx.workload.shared_buffers_fraction
-    value = max(SHARED_BUFFERS_MIN, nice_size(int(ctx.memory * fraction)))
+    value = shared_buffers_share(ctx)
+    why = (
+        f"{fraction:.0%} of {human_size(ctx.memory)} usable memory; the OS page cache holds the "
+        "rest of the hot data (more invites double buffering)"
+    )
+    measured = ctx.hardware.database_bytes
+    if measured is None:
+        return Decision("shared_buffers", value, why)
+    data = database_bucket(measured, ctx.memory)
+    size = (
+        f"the databases (at most {human_size(data)}, {ctx.hardware.database_source}, "
+        f"in 1/{DATA_STEPS}-of-memory steps)"
+    )
+    cap = int(ctx.memory * SHARED_BUFFERS_DATA_MAX)
+    wanted = nice_size(min(int(data * DATA_GROWTH), cap))
+    if wanted < data:
+        return Decision(
+            "shared_buffers",
+            value,
+            f"{why}; {size} do not fit in {SHARED_BUFFERS_DATA_MAX:.0%} of memory, so the page "
+            "cache serves what shared_buffers cannot hold",
+        )
+    if wanted <= value:
+        return Decision("shared_buffers", value, f"{why}; holds {size} with room to grow")
     return Decision(
         "shared_buffers",
-        value,
-        f"{fraction:.0%} of {human_size(ctx.memory)} usable memory; the OS page cache holds the "
-        "rest of the hot data (more invites double buffering)",
+        wanted,
+        f"holds {size} with up to {DATA_GROWTH - 1:.0%} growth ({wanted / ctx.memory:.0%} of "
+        "memory): reads are served here, not copied in from the page cache (its reserve shrinks "
+        f"by as much); {fraction:.0%} would not hold them",
     )
 
 
