@@ -7,6 +7,7 @@ merge equivalence and a baseline diff across changed grants. Then the CLI's own 
 the collector replaced (no server needed).
 """
 
+import gc
 import hashlib
 import json
 import os
@@ -565,3 +566,18 @@ def test_fleet_runs_bounded_and_keeps_order() -> None:
     )
     assert [s["cluster"] for s in sections] == [t.label for t in targets]
     assert peak[0] == 3 and done == list(range(1, 11))
+
+
+def test_fleet_raises_the_gc_thresholds_for_the_run_only() -> None:
+    """Set once around the pool (process-wide), seen by the workers, restored after."""
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+
+    def record(target: fleet.Target, options: fleet.AuditOptions) -> dict[str, Any]:
+        seen.append(gc.get_threshold())
+        return {"cluster": target.label, "status": "ok"}
+
+    targets = [fleet.Target(f"h{i}", f"h{i}") for i in range(4)]
+    fleet.audit_fleet(targets, fleet.AuditOptions(), jobs=2, audit=record)
+    assert len(seen) == 4 and all(t[0] > before[0] for t in seen)
+    assert gc.get_threshold() == before

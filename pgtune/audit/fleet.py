@@ -27,6 +27,7 @@ from pgtune.audit.report import (
 )
 from pgtune.audit.review import review_access
 from pgtune.errors import PgtuneError, UsageError
+from pgtune.gcpasses import fewer_gc_passes
 
 if TYPE_CHECKING:
     from pgtune.access.policy.document import Policy
@@ -178,12 +179,17 @@ def audit_fleet(
     """Every target's section, in the targets' order; at most ``jobs`` audits at a time.
 
     ``progress(done, total, section)`` is called from this thread as each one finishes.
+    Call it from the main thread: it raises the cyclic GC's thresholds (process-wide) for
+    the whole run, never the workers themselves (pgtune.gcpasses).
     """
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs!r}")
     sections: list[Doc | None] = [None] * len(fleet)
     workers = min(jobs, len(fleet)) or 1
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pgtune-audit") as pool:
+    with (
+        fewer_gc_passes(),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pgtune-audit") as pool,
+    ):
         futures = {pool.submit(audit, target, options): i for i, target in enumerate(fleet)}
         for done, future in enumerate(as_completed(futures), start=1):
             section = future.result()

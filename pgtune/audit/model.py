@@ -3,9 +3,11 @@ collection (collect.py), the checks (findings/), the access review (review.py) a
 reports (report.py)."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from pgtune.access.catalog import Inspection
+from pgtune.access.model import PUBLIC, Grant
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -97,3 +99,9 @@ class Snapshot:
     unreadable: tuple[str, ...] = ()  # what could not be read, one line each
     # The role created by initdb (oid 10): it cannot lose SUPERUSER, so it is the one to keep.
     bootstrap_superuser: str | None = None
+
+    @cached_property
+    def public_grants(self) -> tuple[Grant, ...]:
+        """The grants to PUBLIC, picked once for the checks about PUBLIC: a few hundred among
+        what can be hundreds of thousands of grants."""
+        return tuple(g for g in self.access.state.grants if g.grantee == PUBLIC)

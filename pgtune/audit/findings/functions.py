@@ -58,7 +58,7 @@ def _owner(snapshot: Snapshot, f: FunctionInfo) -> tuple[str, bool]:
 
 
 def unpinned_search_path(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
-    writable = public_creatable_schemas(snapshot.access.state)
+    writable = public_creatable_schemas(snapshot)
     found: list[Finding] = []
     for f in snapshot.functions:
         if not f.security_definer or f.search_path is not None:
@@ -86,7 +86,7 @@ def unsafe_search_path(snapshot: Snapshot, policy: Policy | None) -> list[Findin
     """A pinned path is still unsafe with a schema PUBLIC may create in, or with pg_temp
     anywhere but last (an unlisted pg_temp is not flagged: for functions and operators it is
     never searched, and the usual ``search_path = ''`` relies on that)."""
-    writable = public_creatable_schemas(snapshot.access.state)
+    writable = public_creatable_schemas(snapshot)
     found: list[Finding] = []
     for f in snapshot.functions:
         if not f.security_definer or f.search_path is None:

@@ -4,28 +4,27 @@ built-in defaults (acldefault) as ordinary grants to PUBLIC."""
 
 from psycopg import sql
 
-from pgtune.access.model import PUBLIC, ClusterState
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
 from pgtune.audit.findings.base import Check, qualified, render, routine
 from pgtune.audit.model import Finding, Snapshot
 
 
-def public_creatable_schemas(state: ClusterState) -> set[tuple[str, str]]:
+def public_creatable_schemas(snapshot: Snapshot) -> set[tuple[str, str]]:
     """(database, schema) pairs where PUBLIC holds CREATE."""
     return {
         (g.object.database, g.object.schema or "")
-        for g in state.grants
-        if g.object.kind == "schema" and g.grantee == PUBLIC and g.privilege == "CREATE"
+        for g in snapshot.public_grants
+        if g.object.kind == "schema" and g.privilege == "CREATE"
     }
 
 
-def public_executable(state: ClusterState) -> set[tuple[str, str, str, str]]:
+def public_executable(snapshot: Snapshot) -> set[tuple[str, str, str, str]]:
     """(database, schema, name, args) of the functions PUBLIC may execute."""
     return {
         (g.object.database, g.object.schema or "", g.object.name or "", g.object.args or "")
-        for g in state.grants
-        if g.object.kind == "function" and g.grantee == PUBLIC and g.privilege == "EXECUTE"
+        for g in snapshot.public_grants
+        if g.object.kind == "function" and g.privilege == "EXECUTE"
     }
 
 
@@ -44,7 +43,7 @@ def public_create_on_schema(snapshot: Snapshot, policy: Policy | None) -> list[F
             database=database,
             object=schema,
         )
-        for database, schema in sorted(public_creatable_schemas(snapshot.access.state))
+        for database, schema in sorted(public_creatable_schemas(snapshot))
     ]
 
 
@@ -53,7 +52,7 @@ def _superusers(snapshot: Snapshot) -> set[str]:
 
 
 def public_execute_security_definer(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
-    executable = public_executable(snapshot.access.state)
+    executable = public_executable(snapshot)
     supers = _superusers(snapshot)
     return [
         Finding(
