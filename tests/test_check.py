@@ -29,6 +29,7 @@ from pgtune.tuning.check import (
 )
 from pgtune.tuning.health import Advice, CheckpointStats, ConnectionStats, DatabaseStats
 from pgtune.tuning.settings import Setting
+from pgtune.units import MB, parse_size
 from tuning_helpers import make
 
 runner = CliRunner()
@@ -534,3 +535,33 @@ def test_too_old_server_is_refused(
     assert result.stderr == (
         "pgtune: error: server 12.22 is too old: pgtune supports PostgreSQL 13 to 18\n"
     )
+
+
+@pytest.mark.pg
+def test_shared_buffers_follow_the_size_the_server_reports(
+    pg_cluster_factory: ClusterFactory,
+) -> None:
+    cluster = pg_cluster_factory(15)
+    cluster.start()
+    with cluster.connect() as conn:
+        conn.execute(
+            "CREATE TABLE filler AS SELECT g AS id, repeat('x', 200) AS pad"
+            " FROM generate_series(1, 500000) AS g"
+        )
+        conn.execute("CREATE ROLE outsider LOGIN")
+        conn.execute("CREATE DATABASE private")
+    with cluster.connect(autocommit=True) as conn:
+        conn.execute("REVOKE CONNECT ON DATABASE private FROM PUBLIC")
+        size = _value(conn, "SELECT sum(pg_database_size(oid))::bigint FROM pg_database")
+    # 25% of 512MB (128MB) cannot hold ~150MB; 40% can. --storage keeps the check from
+    # measuring the (local) data directory, so the size comes from the server.
+    hw = ["--memory", "512MB", "--cpus", "2", "--storage", "ssd", "--format", "json"]
+    doc = json.loads(cli("--dsn", dsn_of(cluster), *hw).stdout)
+    sb = by_name(doc)["shared_buffers"]
+    assert "pg_database_size on the server" in sb["reason"]
+    assert parse_size(sb["recommended"]) >= size > 128 * MB
+    # a role that cannot read every database's size gets the plain share, not a partial sum
+    doc = json.loads(cli("--dsn", dsn_of(cluster, "outsider"), *hw).stdout)
+    sb = by_name(doc)["shared_buffers"]
+    assert parse_size(sb["recommended"]) == 128 * MB
+    assert "databases" not in sb["reason"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
@@ -22,6 +23,7 @@ from pgtune.tuning.render import inputs_of, pg_quote
 from pgtune.tuning.request import TuningRequest, resolve
 from pgtune.tuning.server import ServerBuild
 from pgtune.tuning.settings import Setting
+from pgtune.tuning.sizing import Context
 from pgtune.units import KB, MB, format_pg_duration, format_pg_size
 from pgtune.versions import Applies
 
@@ -242,6 +244,22 @@ def _with_local_data_dir(
     return replace(request, data_dir=Path(data_dir.setting))
 
 
+def _with_server_database_size(context: Context, conn: psycopg.Connection[Any]) -> Context:
+    """The databases' size from the server when neither --data-size nor a readable local data
+    directory gave it, so check recommends what generate on the server's host would."""
+    if context.hardware.database_bytes is not None:
+        return context
+    row = conn.execute(pg.load_query("pgtune.tuning", "database_size")).fetchone()
+    if row is None or row[0] is None or not row[1]:
+        return context  # some database is not readable: a partial sum would mislead
+    hardware = replace(
+        context.hardware,
+        database_bytes=int(row[0]),
+        database_source="pg_database_size on the server",
+    )
+    return replace(context, hardware=hardware)
+
+
 def run_check(dsn: str, request: TuningRequest, *, timeout: int | None = None) -> CheckReport:
     with pg.connect(dsn, timeout=timeout) as conn, pg.errors_mapped(dsn):
         caps = pg.detect_capabilities(conn)
@@ -254,7 +272,7 @@ def run_check(dsn: str, request: TuningRequest, *, timeout: int | None = None) -
         note = remote_hardware_note(host, request)
         request = _with_local_data_dir(replace(request, pg_version=caps.major), host, rows)
         resolved = resolve(request)
-        context = resolved.context
+        context = _with_server_database_size(resolved.context, conn)
         sources = dict(resolved.sources, pg_version_source=f"the server ({caps.version})")
         if request.pg_config is None:
             context = replace(context, build=live_build(rows))
