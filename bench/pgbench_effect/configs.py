@@ -1,9 +1,10 @@
 """The three configurations the benchmark compares, and their modelled memory peaks.
 
 * **a** ``stock``: what ``initdb`` writes, nothing added.
-* **b** ``pgtune``: ``pgtune generate --format json`` for this machine (storage detected under the
-  benchmark's data directory unless ``--storage`` is given); every ``value`` goes into the include
-  file unchanged.
+* **b** ``pgtune``: ``pgtune generate --format json --data-dir`` for this machine and the data
+  loaded for the scale being measured (storage detected under the benchmark's data directory
+  unless ``--storage`` is given, the database size measured there); every ``value`` goes into the
+  include file unchanged.
 * **c** ``PGTune``: the formulas of the PGTune web calculator (https://pgtune.leopard.in.ua),
   reimplemented from ``src/features/configuration/configurationSlice.js`` of le0pard/pgtune at
   commit ``7d204bdb87a83b9bbbafb354df1838b2be7870d9`` (the settings emitted follow
@@ -116,6 +117,23 @@ def pgtune_json(
         raise RuntimeError(f"pgtune generate exited {proc.returncode}: {proc.stderr.strip()}")
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
+
+
+def pgtune_database(inputs: Mapping[str, Any], detail: bool = False) -> str:
+    """The database size in pgtune's inputs, as pgtune reports it (``detail``: with its source).
+
+    >>> doc_inputs = {"database": "1.5 GB", "database_source": "measured under /d/base"}
+    >>> pgtune_database(doc_inputs), pgtune_database(doc_inputs, detail=True)
+    ('1.5 GB', '1.5 GB (measured under /d/base)')
+    >>> pgtune_database({"database": None, "database_source": "not measured: no /d/base"})
+    'not measured: no /d/base'
+    >>> pgtune_database({})
+    'not measured (this pgtune has no database size)'
+    """
+    size, source = inputs.get("database"), inputs.get("database_source")
+    if size is None:
+        return str(source) if source else "not measured (this pgtune has no database size)"
+    return f"{size} ({source})" if detail and source else str(size)
 
 
 def pgtune_config(doc: Mapping[str, Any]) -> tuple[Config, Inputs]:

@@ -6,20 +6,22 @@ cache must matter, /dev/shm would make I/O free), run by the harness of ``tests/
 is restarted with each configuration in turn:
 
 * **a** stock PostgreSQL 15 (what initdb writes);
-* **b** ``pgtune generate --format json`` for this machine (storage detected under the cluster's
-  data directory, or ``--storage``), every ``value`` written to an include file;
+* **b** ``pgtune generate --format json --data-dir`` for this machine and its data (storage
+  detected under the cluster's data directory, or ``--storage``; the database size measured
+  there), every ``value`` written to an include file. It is generated for each scale once that
+  scale's data is loaded, as a user runs pgtune on the host with its data;
 * **c** the PGTune web calculator's formulas (``configs.py`` names the version) for the same
-  inputs.
+  machine inputs (PGTune has no data-size input: c, like a, is the same at every scale).
 
-For each scale (``pgbench -i -s N``, one data set shared by all configurations, so the OS page
-cache is warm for all of them) and each round, the configurations run in turn, A B C A B C ...,
-so machine noise hits all alike. Per configuration and round: restart with the configuration,
-``pg_prewarm`` every pgbench relation, a discarded read-write warm-up, the measured read-write
-(TPC-B-like) run, an explicit timed CHECKPOINT (the write work the run left behind: a
-configuration that defers checkpoints beyond the run is charged here), a short select-only
+For each scale (``pgbench -i -s N`` and a CHECKPOINT, one data set shared by all configurations, so
+the OS page cache is warm for all of them; then b for that data) and each round, the configurations
+run in turn, A B C A B C ..., so machine noise hits all alike. Per configuration and round: restart
+with the configuration, ``pg_prewarm`` every pgbench relation, a discarded read-write warm-up, the
+measured read-write (TPC-B-like) run, an explicit timed CHECKPOINT (the write work the run left
+behind: a configuration that defers checkpoints beyond the run is charged here), a short select-only
 warm-up, the measured select-only run, then the analytic query set (``measure.ANALYTIC``: joins,
-aggregates, sorts where work_mem and parallelism matter; median latency, EXPLAIN signals). For
-(b) and (c) the analytic set also runs once with the other storage class's planner settings
+aggregates, sorts where work_mem and parallelism matter; median latency, EXPLAIN signals). For (b)
+and (c) the analytic set also runs once with the other storage class's planner settings
 (``random_page_cost``, ``effective_io_concurrency``) set for the session: hdd vs ssd, cheaply.
 
 Recorded per run: TPS, latency, WAL bytes per transaction, requested/timed checkpoints, the
@@ -64,6 +66,7 @@ from configs import (  # noqa: E402
     Config,
     Inputs,
     pgtune_config,
+    pgtune_database,
     pgtune_json,
     pgtune_web_config,
     stock_config,
@@ -125,9 +128,12 @@ class Plan:
 @dataclass
 class Outcome:
     plan: Plan
-    configs: list[Config]
-    inputs: Inputs
+    inputs: Inputs  # pgtune's machine inputs (at the first scale; checked at every scale)
     data_dir: Path
+    # per scale, in --configs order: b is generated for that scale's data, the others from b or
+    # the machine inputs
+    configs: dict[int, list[Config]] = field(default_factory=dict)
+    pgtune_inputs: dict[int, dict[str, Any]] = field(default_factory=dict)  # b's, per scale
     pgbench: list[PgbenchRun] = field(default_factory=list)
     analytic: list[AnalyticRun] = field(default_factory=list)
     init_s: dict[int, float] = field(default_factory=dict)
@@ -322,7 +328,18 @@ def variant_config(base: Config, spec: str) -> Config:
     return Config(name, f"{base.label} with {changes}", settings, base.budget, base.notes)
 
 
+def scale_configs(plan: Plan, b: Config, inputs: Inputs) -> list[Config]:
+    """The configurations of ``--configs``, in order, for one scale's b (and its inputs)."""
+    every = {"a": stock_config(inputs), "b": b, "c": pgtune_web_config(inputs)}
+    for spec in plan.variants:
+        every[spec.partition(":")[0]] = variant_config(b, spec)
+    return [every[k] for k in plan.configs.split(",")]
+
+
 def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
+    if not plan.scales:
+        raise BenchError("no scales to measure")
+    started = time.time()
     tmp = prepare_tmpdir()
     binaries = PgBinaries.for_major(15)
     check_accessible(binaries)
@@ -331,31 +348,41 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
         cluster.initdb()
         cluster.write_conf(LOAD_CONF, mode="include")
         cluster.start(timeout=300)
-        doc = pgtune_json(binaries.exe("pg_config"), cluster.data_dir, plan.workload, plan.storage)
-        b, inputs = pgtune_config(doc)
-        every = {"a": stock_config(inputs), "b": b, "c": pgtune_web_config(inputs)}
-        for spec in plan.variants:
-            every[spec.partition(":")[0]] = variant_config(b, spec)
-        configs = [every[k] for k in plan.configs.split(",")]
-        out = Outcome(plan, configs, inputs, Path(tmp))
-        log(f"cluster {cluster.data_dir} (storage {inputs.storage}: {inputs.storage_source})")
+        log(f"cluster {cluster.data_dir}")
         bench = Pgbench(binaries.exe("pgbench"), cluster, plan.clients, plan.threads)
         budget = [plan.retries]
+        out: Outcome | None = None
         for scale in plan.scales:
             switch(
                 cluster, LOAD_CONF, {"maintenance_work_mem", "max_wal_size", "checkpoint_timeout"}
             )
-            out.init_s[scale] = bench.init(scale)
+            init_s = bench.init(scale)
             with cluster.connect() as conn:
                 conn.execute("CHECKPOINT")
-            out.db_size[scale] = db_size(cluster)
+            size = db_size(cluster)
+            # b for this data, as a user runs pgtune on the host with its data loaded
+            doc = pgtune_json(
+                binaries.exe("pg_config"), cluster.data_dir, plan.workload, plan.storage
+            )
+            b, inputs = pgtune_config(doc)
+            if out is None:
+                out = Outcome(plan, inputs, Path(tmp), started=started)
+                log(f"storage {inputs.storage}: {inputs.storage_source}")
+            elif inputs != out.inputs:
+                log(f"scale {scale}: pgtune's machine inputs changed: {inputs} (was {out.inputs})")
+            out.init_s[scale], out.db_size[scale] = init_s, size
+            out.pgtune_inputs[scale] = doc["inputs"]
+            out.configs[scale] = scale_configs(plan, b, inputs)
+            measured = pgtune_database(doc["inputs"], detail=True)
             log(
-                f"scale {scale}: pgbench -i took {out.init_s[scale]:.0f} s, database "
-                f"{human_size(out.db_size[scale])}"
+                f"scale {scale}: pgbench -i took {init_s:.0f} s, database {human_size(size)}; "
+                f"b (pgtune's database size {measured}): shared_buffers "
+                f"{b.settings.get('shared_buffers', '(default)')}, modelled peak {b.peak_text()}"
             )
             for rnd in range(1, plan.rounds + 1):
-                for cfg in configs:
+                for cfg in out.configs[scale]:
                     one_round(cluster, bench, cfg, scale, rnd, out, log, budget)
+        assert out is not None
         out.finished = time.time()
         return out
     finally:
@@ -524,8 +551,42 @@ def spills_to_disk(signals: str) -> bool:
     )
 
 
+def config_keys(out: Outcome) -> list[str]:
+    return out.plan.configs.split(",")
+
+
+def config_at(out: Outcome, scale: int, key: str) -> Config | None:
+    return next((c for c in out.configs.get(scale, []) if c.key == key), None)
+
+
+def database(out: Outcome, scale: int) -> str:
+    """The database size pgtune reports for ``scale``'s b."""
+    return pgtune_database(out.pgtune_inputs.get(scale, {"database_source": "?"}))
+
+
+def distinct_configs(out: Outcome, key: str) -> list[tuple[list[int], Config]]:
+    """``key``'s configurations over the scales, equal ones merged: (scales, configuration)."""
+    groups: list[tuple[list[int], Config]] = []
+    for scale in out.plan.scales:
+        cfg = config_at(out, scale, key)
+        if cfg is None:
+            continue
+        for scales, seen in groups:
+            if seen == cfg:
+                scales.append(scale)
+                break
+        else:
+            groups.append(([scale], cfg))
+    return groups
+
+
+def column_name(key: str, scales: list[int], groups: int) -> str:
+    """``b`` when one b served every scale, else ``b@100`` (b for scale 100's data)."""
+    return key if groups == 1 else f"{key}@{'/'.join(map(str, scales))}"
+
+
 def rows(out: Outcome) -> list[Row]:
-    keys = [c.key for c in out.configs]
+    keys = config_keys(out)
     result: list[Row] = []
     for scale in out.plan.scales:
         for workload in ("rw", "so", "an"):
@@ -590,16 +651,16 @@ def fmt_ratio(r: float | None, pairs: list[float]) -> str:
     return f"{r:.2f}{rng}"
 
 
-def settings_table(configs: list[Config]) -> list[str]:
+def settings_table(columns: list[tuple[str, Config]]) -> list[str]:
     names: list[str] = []
-    for cfg in configs:
+    for _, cfg in columns:
         names += [n for n in cfg.settings if n not in names]
     width = max((len(n) for n in names), default=10)
-    lines = [f"  {'setting':<{width}}  " + "  ".join(f"{c.key:<14}" for c in configs)]
+    lines = [f"  {'setting':<{width}}  " + "  ".join(f"{name[:14]:<14}" for name, _ in columns)]
     for n in names:
         lines.append(
             f"  {n:<{width}}  "
-            + "  ".join(f"{c.settings.get(n, '(default)')[:14]:<14}" for c in configs)
+            + "  ".join(f"{c.settings.get(n, '(default)')[:14]:<14}" for _, c in columns)
         )
     return lines
 
@@ -617,19 +678,31 @@ def report(out: Outcome, table: list[Row]) -> str:
         f"run time {(out.finished - out.started) / 60:.1f} min (waiting for quiet "
         f"{out.quiet_waited / 60:.1f} min)",
         "",
-        "configurations:",
+        "configurations (b generated for each scale after its data was loaded; key@scale when "
+        "they differ between scales):",
     ]
-    for cfg in out.configs:
-        lines.append(f"  {cfg.key} = {cfg.label}: modelled peak {cfg.peak_text()}")
-        lines += [f"      {n}" for n in cfg.notes]
-    lines += settings_table(out.configs)
+    columns: list[tuple[str, Config]] = []
+    for key in config_keys(out):
+        groups = distinct_configs(out, key)
+        for scales, cfg in groups:
+            name = column_name(key, scales, len(groups))
+            columns.append((name, cfg))
+            where = (
+                "every scale"
+                if len(groups) == 1 and len(scales) == len(plan.scales)
+                else f"scale {', '.join(map(str, scales))}"
+            )
+            lines.append(f"  {name} = {cfg.label} [{where}]: modelled peak {cfg.peak_text()}")
+            lines += [f"      {n}" for n in cfg.notes]
+    lines += settings_table(columns)
     lines.append("")
-    keys = [c.key for c in out.configs]
+    keys = config_keys(out)
     for scale in plan.scales:
         size = out.db_size.get(scale)
         lines.append(
-            f"scale {scale} ({human_size(size) if size else '?'} database); medians "
-            "(min-max); ratios: >1 = b better [per-round range]"
+            f"scale {scale} ({human_size(size) if size else '?'} database; pgtune's database size "
+            f"{database(out, scale)}); medians (min-max); ratios: >1 = b better "
+            "[per-round range]"
         )
         lines.append(
             f"  {'workload':<12} "
@@ -707,23 +780,26 @@ TABLE_RULE = "|" + "---|" * TABLE_HEADER.count(" |")
 SECTION_TEXT = f"""{SECTION}
 
 Effect of the configuration on pgbench, measured by `python bench/pgbench_effect/run.py --record`
-(see `bench/README.md`): one PostgreSQL 15 data set on the VM disk, restarted with **a** stock
-settings, **b** `pgtune generate` for this machine (`--workload`, storage as noted), **c** the
-PGTune web calculator's formulas for the same inputs (version in `bench/pgbench_effect/configs.py`),
-alternated a b c a b c for every round; every configuration is prewarmed (`pg_prewarm`) and warmed
-up before it is measured. 8 clients, 2 threads, `-M prepared`. *read-write* (TPC-B-like) and
-*select-only*: median TPS (min-max of the runs used); *analytic*: sum of the median latencies of
-the analytic queries in ms (min-max of the per-round sums); *modelled peak*: pgtune's memory model
-(`pgtune.tuning.budget.Budget`) applied to each configuration, in GB, against pgtune's limit.
-*b vs a*, *b vs c*: ratio of medians, >1 means b is better (TPS b/a; latency a/b), with the range
-of the per-round paired ratios. *signals*: shared-buffer hit ratio, requested/timed checkpoints
-during the measured runs, WAL per transaction, seconds of the explicit CHECKPOINT after each
-read-write run (write work a configuration defers), CPU (server + pgbench) per transaction, temp
-bytes of the analytic set. *others' CPU*: CPU of all other processes (and steal) while measuring;
-each measurement first waits (up to 45 s) for them to go quiet; runs above 5 % are noisy, rerun
-once while a retry budget lasts, and left out of the medians when two quiet runs remain (*noisy*
-marks a cell that had to use them). Targets: b >= a and b >= 0.98 x c on every workload; b's
-modelled peak within the limit.
+(see `bench/README.md`): one PostgreSQL 15 data set per scale on the VM disk, restarted with **a**
+stock settings, **b** `pgtune generate --data-dir` for this machine and its data (`--workload`,
+storage as noted), generated for each scale after that scale's data is loaded (`pgbench -i`, then a
+CHECKPOINT), as a user runs pgtune on the host with its data, **c** the PGTune web calculator's
+formulas for the same machine inputs (no data-size input: the same at every scale; version in
+`bench/pgbench_effect/configs.py`), alternated a b c a b c for every round; every configuration is
+prewarmed (`pg_prewarm`) and warmed up before it is measured. 8 clients, 2 threads, `-M prepared`.
+*read-write* (TPC-B-like) and *select-only*: median TPS (min-max of the runs used); *analytic*: sum
+of the median latencies of the analytic queries in ms (min-max of the per-round sums); *modelled
+peak*: pgtune's memory model (`pgtune.tuning.budget.Budget`) applied to each configuration, in GB,
+against pgtune's limit, one row per scale with that scale's b and the database size pgtune reports
+(rows with scale `-` are from runs that generated one b before loading any data). *b vs a*, *b vs
+c*: ratio of medians, >1 means b is better (TPS b/a; latency a/b), with the range of the per-round
+paired ratios. *signals*: shared-buffer hit ratio, requested/timed checkpoints during the measured
+runs, WAL per transaction, seconds of the explicit CHECKPOINT after each read-write run (write work
+a configuration defers), CPU (server + pgbench) per transaction, temp bytes of the analytic set.
+*others' CPU*: CPU of all other processes (and steal) while measuring; each measurement first waits
+(up to 45 s) for them to go quiet; runs above 5 % are noisy, rerun once while a retry budget lasts,
+and left out of the medians when two quiet runs remain (*noisy* marks a cell that had to use them).
+Targets: b >= a and b >= 0.98 x c on every workload; b's modelled peak within the limit.
 
 {TABLE_HEADER}
 {TABLE_RULE}
@@ -738,65 +814,74 @@ def table_rows(out: Outcome, table: list[Row]) -> list[str]:
     )
     commit = f"`{git_commit()}`"
     lines: list[str] = []
-    for row in table:
-        va, vc = row.verdicts()
-        cells = [
-            now,
-            commit,
-            mach,
-            str(row.scale),
-            WORKLOADS[row.workload] + (" (noisy)" if row.noisy else ""),
-            *(fmt_summary(row.medians.get(k), row.workload) for k in ("a", "b", "c")),
-            fmt_ratio(row.b_vs_a, row.paired_a),
-            fmt_ratio(row.b_vs_c, row.paired_c),
-            row.signals.replace("|", "/"),
-            row.others,
-            f"b>=a {va}; b>=0.98c {vc}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    by_key = {c.key: c for c in out.configs}
+    for scale in out.plan.scales:
+        for row in (r for r in table if r.scale == scale):
+            va, vc = row.verdicts()
+            cells = [
+                now,
+                commit,
+                mach,
+                str(row.scale),
+                WORKLOADS[row.workload] + (" (noisy)" if row.noisy else ""),
+                *(fmt_summary(row.medians.get(k), row.workload) for k in ("a", "b", "c")),
+                fmt_ratio(row.b_vs_a, row.paired_a),
+                fmt_ratio(row.b_vs_c, row.paired_c),
+                row.signals.replace("|", "/"),
+                row.others,
+                f"b>=a {va}; b>=0.98c {vc}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([now, commit, mach, *peak_cells(out, scale)]) + " |")
+    return lines
+
+
+def peak_cells(out: Outcome, scale: int) -> list[str]:
+    """The modelled-peak row of one scale, from the scale column on (b is that scale's)."""
 
     def peak(k: str) -> str:
-        c = by_key.get(k)
+        c = config_at(out, scale, k)
         return f"{c.budget.peak / 1024**3:.1f}" if c else "-"
 
-    b, c = by_key.get("b"), by_key.get("c")
-    limit = f"limit {b.budget.limit / 1024**3:.1f} GB" if b else ""
+    b, c = config_at(out, scale, "b"), config_at(out, scale, "c")
+    detail = "-"
+    if b:
+        detail = (
+            f"limit {b.budget.limit / 1024**3:.1f} GB; b: shared_buffers "
+            f"{b.settings.get('shared_buffers', '(default)')}, pgtune's database size "
+            f"{database(out, scale)}"
+        ).replace("|", "/")
     verdict = (
         f"b {'within' if b.fits() else 'OVER'}; c {'within' if c.fits() else 'over'}"
         if b and c
         else "-"
     )
-    lines.append(
-        "| "
-        + " | ".join(
-            [
-                now,
-                commit,
-                mach,
-                "-",
-                "modelled peak (GB)",
-                peak("a"),
-                peak("b"),
-                peak("c"),
-                "-",
-                "-",
-                limit,
-                "-",
-                verdict,
-            ]
-        )
-        + " |"
-    )
-    return lines
+    return [
+        str(scale),
+        "modelled peak (GB)",
+        *(peak(k) for k in ("a", "b", "c")),
+        "-",
+        "-",
+        detail,
+        "-",
+        verdict,
+    ]
 
 
 def insert_rows(text: str, new_rows: list[str]) -> str:
-    """``text`` with ``new_rows`` first in the pgbench_effect table (section added if missing)."""
+    """``text`` with ``new_rows`` first in the pgbench_effect table (section added if missing).
+
+    The section's description (up to its table) is replaced by the current ``SECTION_TEXT``'s.
+    """
     if SECTION not in text.splitlines():
         text = text.rstrip("\n") + "\n\n" + SECTION_TEXT
     lines = text.splitlines()
     start = lines.index(SECTION)
+    table = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith(("|", "## "))), None
+    )
+    if table is not None and lines[table].startswith("|"):
+        description = SECTION_TEXT.split(TABLE_HEADER)[0].splitlines()  # ends in a blank line
+        lines[start:table] = description
     for i in range(start + 1, len(lines)):
         if lines[i].startswith("## "):
             break
@@ -816,20 +901,24 @@ def dump(out: Outcome, path: Path) -> None:
         "machine": machine(),
         "plan": as_json(out.plan),
         "inputs": as_json(out.inputs),
-        "configs": [
-            {
-                "key": c.key,
-                "label": c.label,
-                "settings": c.settings,
-                "peak": c.budget.peak,
-                "limit": c.budget.limit,
-                "components": c.budget.components(),
-                "notes": c.notes,
-            }
-            for c in out.configs
-        ],
+        "configs": {  # per scale: b is generated for each scale's data
+            scale: [
+                {
+                    "key": c.key,
+                    "label": c.label,
+                    "settings": c.settings,
+                    "peak": c.budget.peak,
+                    "limit": c.budget.limit,
+                    "components": c.budget.components(),
+                    "notes": c.notes,
+                }
+                for c in configs
+            ]
+            for scale, configs in out.configs.items()
+        },
         "init_s": out.init_s,
         "db_size": out.db_size,
+        "pgtune_inputs": out.pgtune_inputs,  # per scale: b's, with the database size measured
         "pgbench": [r.as_dict() for r in out.pgbench],
         "analytic": [as_json(a) for a in out.analytic],
     }
@@ -854,7 +943,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         action="append",
         default=[],
         metavar="NAME:SETTING=VALUE,...",
-        help="diagnosis: a configuration derived from b (empty value: setting removed); "
+        help="diagnosis: a configuration derived from each scale's b (empty value: removed); "
         "name it in --configs",
     )
     p.add_argument("--workloads", default="rw,so,an", help="which of rw,so,an to measure")
