@@ -213,9 +213,11 @@ def machine() -> str:
 
 def git_commit() -> str:
     """Short HEAD, with ``-dirty`` when the package has uncommitted changes."""
+
     def git(*args: str) -> str:
-        return subprocess.run(("git", *args), cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ("git", *args), cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
@@ -248,8 +250,9 @@ def own_cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def load_between(start: CpuStat | None, start_own: float,
-                 end: CpuStat | None, end_own: float) -> Load | None:
+def load_between(
+    start: CpuStat | None, start_own: float, end: CpuStat | None, end_own: float
+) -> Load | None:
     if start is None or end is None:
         return None
     total = end.total - start.total
@@ -257,8 +260,11 @@ def load_between(start: CpuStat | None, start_own: float,
         return None
     ours = end_own - start_own
     others = max(0.0, end.busy - start.busy - ours) + (end.steal - start.steal)
-    return Load(others_pct=100 * others / total, steal_pct=100 * (end.steal - start.steal) / total,
-                ours_pct=100 * ours / total)
+    return Load(
+        others_pct=100 * others / total,
+        steal_pct=100 * (end.steal - start.steal) / total,
+        ours_pct=100 * ours / total,
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -268,8 +274,15 @@ def run_timed(cmd: Command, env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU milliseconds of one cold run; BenchError when it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter_ns()
-    proc = subprocess.run(cmd.argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        cmd.argv,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     wall = (time.perf_counter_ns() - start) / 1e6
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -301,22 +314,30 @@ def few(names: Sequence[str], n: int = 4) -> str:
     return ", ".join(names[:n]) + more
 
 
-def check_imports(label: str, args: tuple[str, ...], expect: str,
-                  env: dict[str, str]) -> tuple[ImportCheck, list[ImportEntry]]:
+def check_imports(
+    label: str, args: tuple[str, ...], expect: str, env: dict[str, str]
+) -> tuple[ImportCheck, list[ImportEntry]]:
     """Run one command under the wrapper with -X importtime; psycopg must stay out."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pgtune-bench-") as tmp:
         out = Path(tmp) / "modules.json"
         wenv = dict(env, PGTUNE_BENCH_OUT=str(out), PGTUNE_BENCH_ROOTS=",".join(PSYCOPG_ROOTS))
-        proc = subprocess.run((sys.executable, "-X", "importtime", "-c", WRAPPER, *args),
-                              cwd=REPO, env=wenv, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(
+            (sys.executable, "-X", "importtime", "-c", WRAPPER, *args),
+            cwd=REPO,
+            env=wenv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         report = json.loads(out.read_text()) if out.exists() else None
     entries = parse_importtime(proc.stderr)
     if proc.returncode != 0:
-        problems.append(f"exited {proc.returncode}: "
-                        + "\n".join(ln for ln in proc.stderr.splitlines()
-                                    if not ln.startswith("import time:")))
+        problems.append(
+            f"exited {proc.returncode}: "
+            + "\n".join(ln for ln in proc.stderr.splitlines() if not ln.startswith("import time:"))
+        )
     if expect not in proc.stdout:
         problems.append(f"stdout lacks {expect!r}")
     if report is None:
@@ -332,9 +353,16 @@ def check_imports(label: str, args: tuple[str, ...], expect: str,
 
 
 def psycopg_installed() -> bool:
-    proc = subprocess.run((sys.executable, "-c", "import importlib.util as u, sys; "
-                           "sys.exit(u.find_spec('psycopg') is None)"),
-                          cwd=REPO, capture_output=True, check=False)
+    proc = subprocess.run(
+        (
+            sys.executable,
+            "-c",
+            "import importlib.util as u, sys; sys.exit(u.find_spec('psycopg') is None)",
+        ),
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
     return proc.returncode == 0
 
 
@@ -353,6 +381,7 @@ def top(values: dict[str, float], n: int = 5) -> list[tuple[str, float]]:
 
 def profile_views(runs: list[list[ImportEntry]]) -> dict[str, list[tuple[str, float]]]:
     """Top-5 lists, in ms, each a median over the runs."""
+
     def agg(fn: Callable[[list[ImportEntry]], dict[str, float]]) -> dict[str, float]:
         return median_by_key(fn(r) for r in runs)
 
@@ -439,8 +468,7 @@ def insert_row(text: str, row: str) -> str:
             lines.insert(i + 1, row)
             return "\n".join(lines) + "\n"
     # Section without a table: put one at its end.
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     lines[end:end] = ["", TABLE_HEADER, TABLE_RULE, row, ""]
     return "\n".join(lines) + "\n"
 
@@ -465,14 +493,20 @@ def fmt(ms: float) -> str:
 
 
 def pair(res: Result, name: str) -> str:
-    parts = [fmt(stats(res.samples[f"{name} [{how}]"].wall_ms).median)
-             for how in ("-m", "script") if f"{name} [{how}]" in res.samples]
+    parts = [
+        fmt(stats(res.samples[f"{name} [{how}]"].wall_ms).median)
+        for how in ("-m", "script")
+        if f"{name} [{how}]" in res.samples
+    ]
     return " / ".join(parts)
 
 
 def generate_medians(res: Result) -> list[float]:
-    return [stats(res.samples[f"generate [{how}]"].wall_ms).median
-            for how in ("-m", "script") if f"generate [{how}]" in res.samples]
+    return [
+        stats(res.samples[f"generate [{how}]"].wall_ms).median
+        for how in ("-m", "script")
+        if f"generate [{how}]" in res.samples
+    ]
 
 
 def table_row(res: Result, rounds: int, limit: float) -> str:
@@ -482,14 +516,28 @@ def table_row(res: Result, rounds: int, limit: float) -> str:
         others = "n/a"
     else:
         others = f"{res.load.others_pct:.1f} %" + (" noisy" if res.load.others_pct > limit else "")
-    heavy = ", ".join(f"{name} {ms:.0f}"
-                      for name, ms in res.profile["packages (sum of self time of their modules)"])
+    heavy = ", ".join(
+        f"{name} {ms:.0f}"
+        for name, ms in res.profile["packages (sum of self time of their modules)"]
+    )
     worst = max(generate_medians(res))
     target = "yes" if worst <= TARGET_MS else f"no ({worst:.0f})"
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
-    cells = [now, f"`{git_commit()}`", machine(), str(rounds), fmt(floor),
-             pair(res, "generate"), pair(res, "generate (detect)"), pair(res, "detect"),
-             pair(res, "--help"), fmt(gen_m - floor), others, heavy, target]
+    cells = [
+        now,
+        f"`{git_commit()}`",
+        machine(),
+        str(rounds),
+        fmt(floor),
+        pair(res, "generate"),
+        pair(res, "generate (detect)"),
+        pair(res, "detect"),
+        pair(res, "--help"),
+        fmt(gen_m - floor),
+        others,
+        heavy,
+        target,
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -537,22 +585,31 @@ def measure(rounds: int, warmup: bool, profile_runs: int, log: Callable[[str], N
             checks.append(check)
             if args == GENERATE:
                 profiles.append(entries)
-    return Result(floor, cmds, samples, run_load, round_loads, checks, profile_views(profiles),
-                  notes)
+    return Result(
+        floor, cmds, samples, run_load, round_loads, checks, profile_views(profiles), notes
+    )
 
 
 def report(res: Result, rounds: int, limit: float, installed: bool) -> str:
     floor_med = stats(res.samples[res.floor.label].wall_ms).median
-    out = [f"cold-process latency, {rounds} interleaved rounds, {sys.executable}",
-           f"machine: {machine()}", f"commit: {git_commit()}", ""]
+    out = [
+        f"cold-process latency, {rounds} interleaved rounds, {sys.executable}",
+        f"machine: {machine()}",
+        f"commit: {git_commit()}",
+        "",
+    ]
     width = max(len(c.label) for c in [res.floor, *res.cmds])
-    out.append(f"{'command':<{width}}  {'median':>7} {'p10':>7} {'p90':>7} {'-floor':>7}"
-               f" {'cpu med':>8}   (ms)")
+    out.append(
+        f"{'command':<{width}}  {'median':>7} {'p10':>7} {'p90':>7} {'-floor':>7}"
+        f" {'cpu med':>8}   (ms)"
+    )
     for cmd in [res.floor, *res.cmds]:
         s, c = res.samples[cmd.label], stats(res.samples[cmd.label].cpu_ms)
         w = stats(s.wall_ms)
-        out.append(f"{cmd.label:<{width}}  {w.median:7.1f} {w.p10:7.1f} {w.p90:7.1f}"
-                   f" {w.median - floor_med:7.1f} {c.median:8.1f}")
+        out.append(
+            f"{cmd.label:<{width}}  {w.median:7.1f} {w.p10:7.1f} {w.p90:7.1f}"
+            f" {w.median - floor_med:7.1f} {c.median:8.1f}"
+        )
     out.append("")
     worst = max(generate_medians(res))
     verdict = "holds" if worst <= TARGET_MS else "MISSED"
@@ -562,19 +619,24 @@ def report(res: Result, rounds: int, limit: float, installed: bool) -> str:
     else:
         noisy = [ld for ld in res.round_loads if ld.others_pct > limit]
         flag = "  ** NOISY: results disturbed **" if res.load.others_pct > limit else ""
-        out.append(f"others' CPU: {res.load.others_pct:.1f} % of the machine (steal "
-                   f"{res.load.steal_pct:.1f} %), ours {res.load.ours_pct:.1f} %; "
-                   f"{len(noisy)}/{len(res.round_loads)} rounds above {limit:g} %{flag}")
+        out.append(
+            f"others' CPU: {res.load.others_pct:.1f} % of the machine (steal "
+            f"{res.load.steal_pct:.1f} %), ours {res.load.ours_pct:.1f} %; "
+            f"{len(noisy)}/{len(res.round_loads)} rounds above {limit:g} %{flag}"
+        )
         quiet = [i for i, ld in enumerate(res.round_loads) if ld.others_pct <= limit]
         if noisy and quiet and len(res.round_loads) == len(res.samples[res.floor.label].wall_ms):
             meds = ", ".join(
                 f"{label} {statistics.median(res.samples[label].wall_ms[i] for i in quiet):.0f}"
                 for label in (res.floor.label, "generate [-m]", "generate [script]")
-                if label in res.samples)
+                if label in res.samples
+            )
             out.append(f"medians over the {len(quiet)} quiet rounds only: {meds} ms")
     out.append("")
-    out.append("psycopg import check" + ("" if installed else
-                                        " (psycopg is NOT installed: the check proves nothing)"))
+    out.append(
+        "psycopg import check"
+        + ("" if installed else " (psycopg is NOT installed: the check proves nothing)")
+    )
     seen: set[str] = set()
     for chk in res.checks:
         if chk.ok and chk.label in seen:
@@ -597,16 +659,27 @@ def report(res: Result, rounds: int, limit: float, installed: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=DEFAULT_ROUNDS,
-                        help=f"interleaved rounds (default {DEFAULT_ROUNDS}, at least "
-                             f"{MIN_ROUNDS})")
-    parser.add_argument("--smoke", action="store_true",
-                        help=f"{SMOKE_ROUNDS} rounds, no warm-up; fail only on errors or psycopg")
-    parser.add_argument("--record", action="store_true",
-                        help=f"add a row to {RESULTS.relative_to(REPO)}")
-    parser.add_argument("--max-others", type=float, default=5.0, metavar="PCT",
-                        help="flag the run when other processes used more than PCT %% of the "
-                             "machine (default 5)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help=f"interleaved rounds (default {DEFAULT_ROUNDS}, at least {MIN_ROUNDS})",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_ROUNDS} rounds, no warm-up; fail only on errors or psycopg",
+    )
+    parser.add_argument(
+        "--record", action="store_true", help=f"add a row to {RESULTS.relative_to(REPO)}"
+    )
+    parser.add_argument(
+        "--max-others",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="flag the run when other processes used more than PCT %% of the machine (default 5)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each round")
     args = parser.parse_args(argv)
     if args.smoke and args.record:
@@ -621,11 +694,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.smoke:
         n = len(commands()[1]) + 1
-        print(f"cli_latency: {rounds} rounds of {n} commands after a warm-up round "
-              f"(-v logs each round) ...", file=sys.stderr, flush=True)
+        print(
+            f"cli_latency: {rounds} rounds of {n} commands after a warm-up round "
+            f"(-v logs each round) ...",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
-        res = measure(rounds, warmup=not args.smoke, profile_runs=1 if args.smoke else
-                      PROFILE_RUNS, log=log)
+        res = measure(
+            rounds, warmup=not args.smoke, profile_runs=1 if args.smoke else PROFILE_RUNS, log=log
+        )
     except BenchError as exc:
         print(f"cli_latency: FAIL: {exc}", file=sys.stderr)
         return 1

@@ -947,7 +947,12 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         "name it in --configs",
     )
     p.add_argument("--workloads", default="rw,so,an", help="which of rw,so,an to measure")
-    p.add_argument("--workload", default="web", help="pgtune/PGTune workload (default web)")
+    p.add_argument(
+        "--workload",
+        default="mixed",
+        help="pgtune/PGTune workload (default mixed: what `pgtune generate` picks without "
+        "--workload, and what pgbench read-write + select-only + analytic queries are)",
+    )
     p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
     p.add_argument(
         "--no-alt-storage",
