@@ -107,6 +107,7 @@ def test_query_files_are_schema_qualified_and_load() -> None:
         "checkpoints_bgwriter",
         "checkpoints_checkpointer",
         "connections",
+        "database_size",
         "database_stats",
         "settings",
     ]
