@@ -328,7 +328,7 @@ def test_stock_server_drifts_and_the_sql_fixes_it(
 ) -> None:
     cluster = pg_cluster_factory(major)
     cluster.start()
-    code, doc = check_json(cluster)
+    code, doc = check_json(cluster, "--pg-stat-statements")
     assert code == 1
     assert doc["format_version"] == 1 and doc["server"]["major"] == major
     settings = by_name(doc)
@@ -356,7 +356,7 @@ def test_stock_server_drifts_and_the_sql_fixes_it(
     )
     assert "settings differ" in table.stdout and "advice:" in table.stdout
 
-    fix = cli("--dsn", dsn_of(cluster), *HW, "--sql")
+    fix = cli("--dsn", dsn_of(cluster), *HW, "--pg-stat-statements", "--sql")
     assert fix.exit_code == 1
     statements = [ln for ln in fix.stdout.splitlines() if ln and not ln.startswith("--")]
     drifting = {s["name"] for s in doc["settings"] if s["status"] == "drift"}
@@ -366,7 +366,7 @@ def test_stock_server_drifts_and_the_sql_fixes_it(
         for stmt in statements:
             conn.execute(stmt.encode())
     cluster.restart()
-    code, doc = check_json(cluster)
+    code, doc = check_json(cluster, "--pg-stat-statements")
     assert code == 0, [s for s in doc["settings"] if s["status"] != "ok"]
 
 
@@ -443,7 +443,7 @@ def test_monitoring_and_unprivileged_roles(pg_cluster_factory: ClusterFactory, m
     assert all(s["status"] != "unreadable" for s in doc["settings"])
     assert len(doc["advice"]) >= 4
 
-    code, doc = check_json(cluster, user="nobody")
+    code, doc = check_json(cluster, "--pg-stat-statements", user="nobody")
     assert code == 1  # what it could read still drifts
     settings = by_name(doc)
     for name in ("shared_preload_libraries", "ssl_min_protocol_version"):
@@ -454,7 +454,7 @@ def test_monitoring_and_unprivileged_roles(pg_cluster_factory: ClusterFactory, m
     assert "permission denied" in unreadable[view]["reason"]
     assert not advice_of(doc, "checkpoints") and advice_of(doc, "connections")
 
-    table = cli("--dsn", dsn_of(cluster, "nobody"), *HW)
+    table = cli("--dsn", dsn_of(cluster, "nobody"), *HW, "--pg-stat-statements")
     assert table.exit_code == 1
     assert "could not read:" in table.stdout and "(not readable)" in table.stdout
     assert "could not read 3 item(s) as 'nobody'" in table.stderr

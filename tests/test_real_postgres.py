@@ -53,7 +53,7 @@ def test_every_profile_and_workload_boots_or_validates(
 ) -> None:
     memory, cpus = PROFILE_HARDWARE[profile]
     cluster: Cluster = pg_cluster_factory(major)
-    rec = make(memory, cpus, "ssd", workload, major, _build(cluster))
+    rec = make(memory, cpus, "ssd", workload, major, _build(cluster), pg_stat_statements=True)
     assert rec.context.profile.name == profile
     conf_path = cluster.write_conf(render_conf(rec), mode="include")
     names = [s.name for s in rec.settings]
@@ -65,7 +65,7 @@ def test_every_profile_and_workload_boots_or_validates(
         for name, row in rows.items():  # and it is our file that set them
             assert row.sourcefile == str(conf_path), (name, row.sourcefile)
             assert not row.pending_restart
-        with cluster.connect() as conn:  # pg_stat_statements really is preloaded
+        with cluster.connect() as conn:  # --pg-stat-statements really preloads it
             conn.execute("CREATE EXTENSION pg_stat_statements")
             conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
     else:

@@ -167,8 +167,16 @@ def test_hardening_is_always_present() -> None:
     for escape in ("%m", "%p", "%u", "%d", "%a", "%h"):
         assert escape in prefix
     assert rec.get("log_statement").value == "ddl"
-    assert rec.get("shared_preload_libraries").value == "pg_stat_statements"
     assert "ssl" not in {s.name for s in rec.settings}
+
+
+def test_pg_stat_statements_only_when_asked_and_the_note_says_why() -> None:
+    plain = make()
+    assert "shared_preload_libraries" not in {s.name for s in plain.settings}
+    assert any("--pg-stat-statements" in note for note in plain.notes)
+    asked = make(pg_stat_statements=True)
+    assert asked.get("shared_preload_libraries").value == "pg_stat_statements"
+    assert not any("--pg-stat-statements" in note for note in asked.notes)
 
 
 def test_ssl_settings_only_with_certificate_and_key() -> None:

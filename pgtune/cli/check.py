@@ -136,6 +136,10 @@ def check(
     wal_compression: Annotated[
         str | None, typer.Option("--wal-compression", help="As given to generate.")
     ] = None,
+    pg_stat_statements: Annotated[
+        bool,
+        typer.Option("--pg-stat-statements", help="As given to generate: expect it preloaded."),
+    ] = False,
     pgbouncer: Annotated[
         bool, typer.Option("--pgbouncer", help="As given to generate: pgbouncer in front.")
     ] = False,
@@ -190,6 +194,7 @@ def check(
             ssl_ca=ssl_ca,
             io_method=io_method,
             wal_compression=wal_compression,
+            pg_stat_statements=pg_stat_statements,
             pooler=pooler_options(
                 databases=database or [],
                 users_per_database=users_per_database,

@@ -180,6 +180,14 @@ def generate(
             "--pg-config", help="pg_config of the target server, to read its build options."
         ),
     ] = None,
+    pg_stat_statements: Annotated[
+        bool,
+        typer.Option(
+            "--pg-stat-statements",
+            help="Preload pg_stat_statements (per-query statistics; costs throughput on trivial "
+            "high-rate queries; replaces shared_preload_libraries).",
+        ),
+    ] = False,
     pgbouncer: Annotated[
         bool,
         typer.Option(
@@ -332,6 +340,7 @@ def generate(
             listen_addresses=listen_addresses,
             port=port,
             pooler=pooler,
+            pg_stat_statements=pg_stat_statements,
         ),
     )
     rules = [parse_allow(spec) for spec in allow or []]

@@ -143,6 +143,8 @@ def recommend(ctx: Context) -> Recommendation:
     )
     huge, notes = memory.huge_pages(ctx, shm)
     notes += list(ctx.hardware.notes)
+    if not ctx.options.pg_stat_statements:
+        notes.append(hardening.PG_STAT_STATEMENTS_NOTE)
     if pool_plan is not None:
         notes += list(pool_plan.notes)
 

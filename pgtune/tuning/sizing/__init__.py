@@ -35,6 +35,7 @@ class Options:
     listen_addresses: str = "localhost"
     port: int = 5432
     pooler: PoolerOptions | None = None  # pgbouncer in front
+    pg_stat_statements: bool = False  # preload it (shared_preload_libraries)
 
 
 @dataclass(frozen=True)
