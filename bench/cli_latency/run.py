@@ -35,7 +35,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -48,6 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))  # common.py
+
+from common import CpuStat, child_env, git_commit, machine, own_cpu, read_cpu_stat  # noqa: E402
+
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## cli_latency"
 
@@ -88,7 +91,6 @@ runpy.run_module("pgtune", run_name="__main__", alter_sys=True)
 """
 
 # Variables that would change how the child interpreter starts.
-_STARTUP_ENV = ("PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONINSPECT")
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
 
 
@@ -116,15 +118,6 @@ class Stats:
 
 
 @dataclass(frozen=True)
-class CpuStat:
-    """/proc/stat "cpu" line, in seconds."""
-
-    busy: float  # user + nice + system + irq + softirq (guest time is inside user/nice)
-    steal: float
-    total: float  # busy + steal + idle + iowait
-
-
-@dataclass(frozen=True)
 class Load:
     """CPU use of everything but this benchmark over an interval, as % of the whole machine."""
 
@@ -149,10 +142,6 @@ class ImportEntry:
 
 
 # --------------------------------------------------------------------------- environment
-
-
-def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _STARTUP_ENV}
 
 
 def console_script() -> Path | None:
@@ -185,69 +174,6 @@ def commands() -> tuple[Command, list[Command]]:
         if script is not None:
             cmds.append(Command(f"{name} [script]", (str(script), *args)))
     return floor, cmds
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    core_text = f"{cores} cores" + (f" ({usable} usable)" if usable != cores else "")
-    ram = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f", {int(line.split()[1]) / 1024**2:.1f} GiB"
-                break
-    except OSError:
-        pass
-    py = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"{model}, {core_text}{ram}, {py}"
-
-
-def git_commit() -> str:
-    """Short HEAD, with ``-dirty`` when the package has uncommitted changes."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ("git", *args), cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "pgtune", "profiles", "templates")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
-
-
-# --------------------------------------------------------------------------- CPU accounting
-
-
-def read_cpu_stat() -> CpuStat | None:
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu":
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
-    busy = user + nice + system + irq + softirq
-    return CpuStat(busy=busy / hz, steal=steal / hz, total=(busy + steal + idle + iowait) / hz)
-
-
-def own_cpu() -> float:
-    """CPU seconds of this process and of its reaped children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def load_between(
