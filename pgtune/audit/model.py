@@ -10,6 +10,7 @@ from pgtune.access.catalog import Inspection
 from pgtune.access.model import PUBLIC, Grant
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
+RemediationKind = Literal["sql", "config", "shell"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
 
@@ -29,6 +30,9 @@ class Finding:
     cis: str | None = None  # CIS PostgreSQL Benchmark reference, e.g. "CIS 4.3"
     database: str | None = None  # None for cluster-wide findings
     object: str | None = None  # the role / table / function / rule concerned
+    # What ``remediation`` is: SQL to run ("sql"), a line for a configuration file such as
+    # pg_hba.conf or postgresql.conf ("config"), or a shell command on the host ("shell").
+    remediation_kind: RemediationKind = "sql"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class LanguageInfo:
 
 
 @dataclass(frozen=True)
+class TablespaceInfo:
+    name: str
+    location: str  # pg_tablespace_location: '' for pg_default and pg_global
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the checks and the review read about one cluster, collected once."""
 
@@ -99,6 +109,8 @@ class Snapshot:
     unreadable: tuple[str, ...] = ()  # what could not be read, one line each
     # The role created by initdb (oid 10): it cannot lose SUPERUSER, so it is the one to keep.
     bootstrap_superuser: str | None = None
+    # Every tablespace and where it lives; None when not collected.
+    tablespaces: tuple[TablespaceInfo, ...] | None = None
 
     @cached_property
     def public_grants(self) -> tuple[Grant, ...]:
