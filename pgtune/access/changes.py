@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgtune.access.model import PUBLIC, ObjectRef
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, ObjectRef
 from pgtune.names import one_line, shown, shown_qualified
+from pgtune.sqltext import printable_sql
 
 # Phases, in the order statements run.
 (
@@ -35,14 +36,16 @@ class Change:
     password_env: str | None = None  # the statement takes PASSWORD from this variable at apply
 
     def sql_text(self) -> str:
-        text = self.statement.as_string(None)
+        # One printable line whatever the names hold (pgtune.sqltext); runs the same.
+        text = printable_sql(self.statement.as_string(None))
         if self.password_env is not None:
             text += f" PASSWORD <from ${self.password_env}>"
         return text + ";"
 
 
 def ident(name: str) -> sql.Composable:
-    return sql.SQL("PUBLIC") if name == PUBLIC else sql.Identifier(name)
+    # PUBLIC is model.PUBLIC (""), never the text "PUBLIC": a real role of that name is quoted.
+    return sql.SQL(PUBLIC_KEYWORD) if name == PUBLIC else sql.Identifier(name)
 
 
 def idents(names: Iterable[str]) -> sql.Composable:
@@ -98,5 +101,6 @@ def describe(obj: ObjectRef) -> str:
 
 
 def grantee_text(name: str) -> str:
-    """A grantee in a reason: PUBLIC as the keyword, a role through `shown`."""
-    return "PUBLIC" if name == PUBLIC else shown(name)
+    """A grantee in a reason: PUBLIC as the keyword, a role through `shown` (so a real role
+    named "PUBLIC" is shown quoted)."""
+    return PUBLIC_KEYWORD if name == PUBLIC else shown(name)

@@ -63,19 +63,22 @@ def _render(changes: "list[Change]", first_db: str, fmt: PlanFormat) -> str:
             )
             + "\n"
         )
+    from pgtune.names import one_line, shown
+    from pgtune.sqltext import psql_connect
+
     lines: list[str] = []
     for db, batch in group_by_database(changes, first_db).items():
         if not batch:
             continue
         if fmt is PlanFormat.sql:
-            lines += [f"\\connect {json.dumps(db)}", "BEGIN;"]
+            lines += [psql_connect(db), "BEGIN;"]
             for c in batch:
-                lines += [f"-- {c.reason}", c.sql_text()]
+                lines += [f"-- {one_line(c.reason)}", c.sql_text()]
             lines.append("COMMIT;")
         else:
-            lines.append(f"database {db}:")
+            lines.append(f"database {shown(db)}:")
             for c in batch:
-                lines += [f"  # {c.reason}", f"  {c.sql_text()}"]
+                lines += [f"  # {one_line(c.reason)}", f"  {c.sql_text()}"]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
