@@ -16,13 +16,14 @@ import yaml
 from pgtune.access import model
 from pgtune.access.catalog.export_access import describe, export_access
 from pgtune.access.catalog.reader import Inspection
+from pgtune.names import one_line
 
 # PostgreSQL's built-in privileges for PUBLIC, which only revoke_public can take away.
 PUBLIC_DATABASE_DEFAULTS = ("CONNECT", "TEMPORARY")
 # Schema public: PUBLIC may USAGE (and CREATE before 15). CREATE is listed whenever PUBLIC
 # lacks it, so the file keeps it revoked on a server of any version.
 PUBLIC_SCHEMA_DEFAULTS = ("USAGE", "CREATE")
-RESERVED_ROLES = ("public", "none", model.PUBLIC)
+RESERVED_ROLES = ("public", "none", model.PUBLIC_KEYWORD)
 _ROLE_FLAGS = ("login", "superuser", "createdb", "createrole", "replication", "bypassrls")
 _FLOW_MAX = 80  # a mapping of scalars shorter than this is written on one line
 
@@ -140,7 +141,7 @@ def _policy(policy: model.RlsPolicy) -> dict[str, Any]:
     if not policy.permissive:
         spec["permissive"] = False
     if policy.roles != (model.PUBLIC,):
-        spec["roles"] = list(policy.roles)
+        spec["roles"] = [model.PUBLIC_KEYWORD if r == model.PUBLIC else r for r in policy.roles]
     if policy.using is not None:
         spec["using"] = policy.using
     if policy.with_check is not None:
@@ -197,7 +198,7 @@ def _header(major: int, notes: list[str]) -> str:
     if notes:
         lines.append("#")
         lines.append("# Not expressed in this file (a plan from it may change these):")
-        lines += [f"#   - {' '.join(note.split())}" for note in notes]
+        lines += [f"#   - {one_line(note)}" for note in notes]  # one comment line each
     return "\n".join(lines) + "\n"
 
 
