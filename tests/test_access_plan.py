@@ -58,7 +58,9 @@ def test_new_role_with_attributes_and_password_from_environment() -> None:
     out = sqls(ClusterState(), want)
     assert out[0].startswith('CREATE ROLE "app" WITH LOGIN NOSUPERUSER')
     assert "CONNECTION LIMIT 5" in out[0]
-    assert out[0].endswith("PASSWORD <from $APP_PW>;")
+    assert out[0].endswith(
+        "CONNECTION LIMIT 5;  -- PASSWORD from $APP_PW: set by pgtune apply (not printed)"
+    )
     assert out[1] == 'ALTER ROLE "app" SET "work_mem" = \'8MB\';'
 
 

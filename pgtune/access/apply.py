@@ -15,12 +15,36 @@ from psycopg import sql
 
 from pgtune.access.plan import Change
 from pgtune.errors import PgtuneError, UsageError
+from pgtune.names import one_line, shown
 
 
 class ApplyError(PgtuneError):
-    """The server refused a statement; the transaction of that database was rolled back."""
+    """The server refused a statement, or warned that it did nothing (a WARNING such as "no
+    privileges were granted"); the transaction of that database was rolled back."""
 
     exit_code = 6
+
+
+# NOTICEs that mean a statement did not do what the plan says (PostgreSQL 15 and older report
+# a repeated membership grant this way); every WARNING counts as well.
+_NO_OP_NOTICES = ("is already a member of role",)
+
+
+class _Warnings:
+    """Collects the server's WARNINGs (and no-op NOTICEs) for the statement being run."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, diag: psycopg.errors.Diagnostic) -> None:
+        severity = diag.severity_nonlocalized or diag.severity or ""
+        message = diag.message_primary or ""
+        if severity == "WARNING" or any(m in message for m in _NO_OP_NOTICES):
+            self.messages.append(one_line(message))
+
+    def take(self) -> list[str]:
+        taken, self.messages = self.messages, []
+        return taken
 
 
 def _statement(change: Change, env: Mapping[str, str]) -> sql.Composed:
@@ -56,33 +80,44 @@ def apply_changes(
     first_db: str,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Execute the plan; returns the number of statements run."""
+    """Execute the plan (report-only changes are skipped); returns the number of statements
+    run. A statement the server refuses or warns about (WARNING: nothing was granted or
+    revoked, ...) rolls its database's transaction back and raises ApplyError."""
     env = os.environ if env is None else env
     check_passwords(changes, env)
     committed: list[str] = []
     done = 0
     for db, batch in group_by_database(changes, first_db).items():
-        if not batch:
+        if not any(not c.report_only for c in batch):
             continue
         with ExitStack() as stack:
             conn = stack.enter_context(connect(db))
-            try:
-                with conn.transaction():
-                    for change in batch:
-                        try:
-                            conn.execute(_statement(change, env))
-                        except psycopg.Error as exc:
-                            message = exc.diag.message_primary or str(exc).splitlines()[0]
-                            raise ApplyError(
-                                f"database {db!r}: {change.sql_text()} failed: {message}; "
-                                + (
-                                    f"rolled back (already committed: {', '.join(committed)})"
-                                    if committed
-                                    else "nothing was changed"
-                                )
-                            ) from None
-                        done += 1
-            except ApplyError:
-                raise
+            warnings = _Warnings()
+            conn.add_notice_handler(warnings)
+            rolled_back = (
+                f"rolled back (already committed: {', '.join(committed)})"
+                if committed
+                else "nothing was changed"
+            )
+            with conn.transaction():
+                for change in batch:
+                    if change.report_only:
+                        continue  # shown in the plan, never run (e.g. unmanaged_roles: report)
+                    try:
+                        conn.execute(_statement(change, env))
+                    except psycopg.Error as exc:
+                        message = exc.diag.message_primary or str(exc).splitlines()[0]
+                        raise ApplyError(
+                            f"database {shown(db)}: {change.sql_text()} failed: "
+                            f"{one_line(message)}; {rolled_back}"
+                        ) from None
+                    # Notices arrive with the statement's result, before execute returns.
+                    said = warnings.take()
+                    if said:
+                        raise ApplyError(
+                            f"database {shown(db)}: {change.sql_text()} did not do what the plan "
+                            f"says: the server warned: {'; '.join(said)}; {rolled_back}"
+                        )
+                    done += 1
         committed.append(db)
     return done

@@ -34,13 +34,27 @@ class Change:
     statement: sql.Composed
     reason: str
     password_env: str | None = None  # the statement takes PASSWORD from this variable at apply
+    # Shown in the plan (it is drift: --check fails) but never run by apply, e.g. an unmanaged
+    # role in a managed group with `unmanaged_roles: report`.
+    report_only: bool = False
+    # The statement is only there to carry PASSWORD (ALTER ROLE r, with set_passwords).
+    password_only: bool = False
 
     def sql_text(self) -> str:
+        """Runnable SQL or a comment, one printable line: never a password, never a placeholder
+        psql would choke on. A PASSWORD from the environment is a trailing comment."""
+        if self.report_only:
+            return "-- reported only: pgtune apply does not run this (see the reason)"
+        if self.password_only:
+            return (
+                f"-- PASSWORD from ${self.password_env}: set by pgtune apply "
+                "(not printed; in psql use \\password)"
+            )
         # One printable line whatever the names hold (pgtune.sqltext); runs the same.
-        text = printable_sql(self.statement.as_string(None))
+        text = printable_sql(self.statement.as_string(None)) + ";"
         if self.password_env is not None:
-            text += f" PASSWORD <from ${self.password_env}>"
-        return text + ";"
+            text += f"  -- PASSWORD from ${self.password_env}: set by pgtune apply (not printed)"
+        return text
 
 
 def ident(name: str) -> sql.Composable:

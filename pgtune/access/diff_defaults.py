@@ -16,6 +16,13 @@ _OBJTYPE_SQL = {
     "schemas": "SCHEMAS",
 }
 
+_BUILTIN_PUBLIC = (("functions", "EXECUTE"), ("types", "USAGE"))
+
+
+def _builtin(d: DefaultPrivilege) -> bool:
+    """PostgreSQL's built-in global default for PUBLIC (acldefault)."""
+    return d.schema is None and (d.objtype, d.privilege) in _BUILTIN_PUBLIC
+
 
 def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> list[Change]:
     public_managed = scope.public_default_revocations
@@ -33,7 +40,13 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
             return False
         if d.schema is not None and (d.database, d.schema) not in scope.schemas:
             return False
-        return d.grantee in scope.roles or (d.grantee == PUBLIC and d in public_managed)
+        if d.grantee == PUBLIC:
+            # PostgreSQL's own global default (EXECUTE on functions, USAGE on types) is left
+            # alone unless the policy revokes it; anything else PUBLIC would get on a managed
+            # owner's new objects (per schema, or tables / sequences / schemas globally) is
+            # beyond the policy, which never grants to PUBLIC.
+            return d in public_managed or d.schema is not None or not _builtin(d)
+        return d.grantee in scope.roles
 
     have: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
     for d in live.default_privileges:
@@ -70,7 +83,22 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
                     "beyond the policy",
                 )
             )
-        new = sorted(p for p in w if p not in h or h[p] != w[p])
+        # A GRANT without GRANT OPTION does not take a grant option away (it would be a no-op
+        # planned forever): that needs REVOKE GRANT OPTION FOR.
+        downgraded = sorted(p for p in w if h.get(p) is True and w[p] is False)
+        if downgraded:
+            changes.append(
+                Change(
+                    database,
+                    DEFAULTS,
+                    sql.SQL("{} REVOKE GRANT OPTION FOR {} ON {} FROM {}").format(
+                        prefix, keywords(downgraded), objects, ident(grantee)
+                    ),
+                    f"{grantee_text(grantee)} could grant {', '.join(downgraded)} on new "
+                    f"{where} to others (WITH GRANT OPTION), beyond the policy",
+                )
+            )
+        new = sorted(p for p in w if p not in h or (w[p] and not h[p]))
         for grantable in (False, True):
             batch = [p for p in new if w[p] == grantable]
             if not batch:
