@@ -2,7 +2,10 @@
 
 Only commands that connect import this module (it imports psycopg); ``pgtune generate`` never
 does. Every message that could carry a DSN goes through :func:`redact_dsn` or :func:`sanitize`,
-so a password never reaches the terminal, a log or a report.
+so a password never reaches the terminal, a log or a report. Both work on the parsed conninfo
+(the ``password`` field, in key=value and URI forms alike), never by searching for the
+password's value in text: that would mask every role or table that happens to share it.
+PGPASSWORD, ~/.pgpass and service files never appear in a DSN's text, so never in a label.
 """
 
 import re
@@ -11,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import LiteralString
-from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -67,37 +69,33 @@ def redact_dsn(dsn: str) -> str:
     return make_conninfo("", **{**params, "password": MASK})
 
 
-def _passwords_in(dsn: str) -> set[str]:
-    """Every spelling of the DSN's password that a message might echo."""
-    found: set[str] = set()
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.Error:
-        password = None
-    if isinstance(password, str):
-        found.add(password)
-    found.update(m.group(2) for m in _URI_PASSWORD.finditer(dsn))
-    for m in _KV_PASSWORD.finditer(dsn):
-        raw = m.group(2)
-        found.add(raw)
-        found.add(raw.strip("'"))
-    found.update({quote(p, safe="") for p in found})
-    return {p for p in found if p and p != MASK}
-
-
 def sanitize(message: str, dsn: str) -> str:
-    """One line of ``message`` with every trace of the DSN's password masked.
+    r"""``message`` (from libpq or the server) on one line, safe to print.
 
-    >>> sanitize('missing "=" after "p4ss" in connection info string\\n', "password=p4ss x")
-    'missing "=" after "***" in connection info string'
-    >>> sanitize("at postgresql://u:pw@h/db\\n\\tIs it up?", "postgresql://u:pw@h/db")
+    Masking is by parsing, never by searching for the password's value: a password ``app``
+    must not turn every ``app`` (a role, a table, a database) into ``***``. libpq and the
+    server never put the password in their messages. Only two things are touched:
+
+    - a ``password=...`` conninfo token or a URI's ``user:password@`` wherever one appears;
+    - when ``dsn`` does not parse, libpq's message about it quotes pieces of the raw DSN: a
+      quoted piece is kept only if the redacted DSN (shown beside it) shows it too.
+
+    >>> sanitize('missing "=" after "p4ss" in connection info string\n', "password=p4ss x")
+    'missing "=" after "…" in connection info string'
+    >>> sanitize("at postgresql://u:pw@h/db\n\tIs it up?", "postgresql://u:pw@h/db")
     'at postgresql://u:***@h/db; Is it up?'
-    >>> sanitize("connection failed", "password=conn")  # whole tokens only
-    'connection failed'
+    >>> sanitize('role "app" does not exist', "user=app password=app")
+    'role "app" does not exist'
+    >>> sanitize('invalid connection option "nosuch"', "password=pw nosuch=1")
+    'invalid connection option "nosuch"'
     """
-    for password in sorted(_passwords_in(dsn), key=len, reverse=True):
-        pattern = r"(?<!\w)" + re.escape(password) + r"(?!\w)"
-        message = re.sub(pattern, MASK, message)
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        shown = redact_dsn(dsn)
+        message = re.sub(
+            r'"([^"]*)"', lambda m: m.group(0) if m.group(1) in shown else '"…"', message
+        )
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     return _mask_patterns("; ".join(lines))
 

@@ -158,6 +158,7 @@ def normalise(doc: dict[str, Any], clusters: list[Cluster]) -> dict[str, Any]:
     for c in out["clusters"]:
         if c["status"] == "ok":
             c.update(collected_at="<time>", server_version="<version>")
+            c.update(system_identifier="<system identifier>", address="<dir>/sock:<port>")
     return out
 
 

@@ -71,10 +71,14 @@ def test_refused_connection_names_the_server_not_the_password() -> None:
     assert "\n" not in message
 
 
-def test_sanitize_masks_encoded_and_quoted_spellings() -> None:
+def test_sanitize_masks_conninfo_tokens_never_the_value_elsewhere() -> None:
     dsn = "postgresql://u:p%40ssw0rd@h/db"
-    assert pg.sanitize('bad "u:p%40ssw0rd@h" and p@ssw0rd', dsn) == 'bad "u:***@h" and ***'
+    message = 'at postgresql://u:p%40ssw0rd@h/db: role "p@ssw0rd" does not exist'
+    assert pg.sanitize(message, dsn) == 'at postgresql://u:***@h/db: role "p@ssw0rd" does not exist'
     assert pg.sanitize("nothing here", "host=h") == "nothing here"
+    # a DSN that does not parse: libpq's quoted pieces of it are shown only if redacted too
+    unparsable = "postgresql://u:Sup3rSecret@h/db with spaces"
+    assert "Sup3r" not in pg.sanitize(f'unexpected spaces found in "{unparsable}"', unparsable)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Changes since the last review: a cluster's report section against the previous report's.
 
 Both sides are report documents (report.py), so a baseline is simply the JSON the previous run
-wrote. Compared, per cluster (matched by its label):
+wrote. Compared, per cluster (matched by the server's system identifier, see
+:func:`baseline_section`):
 
 - roles added and removed (every role but the predefined ones), attribute changes;
 - per login role present in both reviews: memberships gained and lost (by role and how: a
@@ -239,12 +240,41 @@ def diff_cluster(before: Mapping[str, Any] | None, after: Mapping[str, Any], sou
     return changes
 
 
-def baseline_section(baseline: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
-    for cluster in baseline.get("clusters") or ():
-        if cluster.get("cluster") == label:
-            found: Mapping[str, Any] = cluster
-            return found
-    return None
+def baseline_section(
+    baseline: Mapping[str, Any], current: Mapping[str, Any] | str
+) -> Mapping[str, Any] | None:
+    """The baseline's section about the cluster of ``current`` (a section, or a bare label).
+
+    The server's system identifier decides, not the DSN's text: a keyword DSN against a URI,
+    a password added or removed, another auditing role all keep the history. Among several
+    sections with one identifier (a primary and its standbys) the address picks, then the
+    label. Without an identifier on either side (not readable, a baseline written before
+    identities) the address matches, then the label, never a section naming another cluster.
+    """
+    if isinstance(current, str):
+        current = {"cluster": current}
+    sysid, address, label = (current.get(k) for k in ("system_identifier", "address", "cluster"))
+    clusters = [c for c in baseline.get("clusters") or () if isinstance(c, Mapping)]
+
+    def one_of(candidates: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        if len(candidates) == 1:
+            return candidates[0]
+        for key, value in (("address", address), ("cluster", label)):
+            narrowed = [c for c in candidates if value is not None and c.get(key) == value]
+            if len(narrowed) == 1:
+                return narrowed[0]
+        return None
+
+    if sysid:
+        same = [c for c in clusters if c.get("system_identifier") == sysid]
+        if same:
+            return one_of(same)
+        clusters = [c for c in clusters if not c.get("system_identifier")]
+    if address:
+        same = [c for c in clusters if c.get("address") == address]
+        if same:
+            return one_of(same)
+    return one_of([c for c in clusters if c.get("cluster") == label])
 
 
 def has_changes(changes: Mapping[str, Any]) -> bool:

@@ -29,8 +29,15 @@ from psycopg.rows import class_row
 from pgtune import pg
 from pgtune.access.catalog import inspect_cluster
 from pgtune.access.catalog.reader import PASSWORDS_HIDDEN
-from pgtune.audit.findings import NEEDED_SETTINGS
-from pgtune.audit.model import ExtensionInfo, FunctionInfo, HbaRule, LanguageInfo, Snapshot
+from pgtune.audit.findings import NEEDED_SETTINGS, OPTIONAL_SETTINGS
+from pgtune.audit.model import (
+    ExtensionInfo,
+    FunctionInfo,
+    HbaRule,
+    LanguageInfo,
+    Snapshot,
+    TablespaceInfo,
+)
 
 PACKAGE = "pgtune.audit"
 T = TypeVar("T")
@@ -39,6 +46,10 @@ HBA_UNREADABLE = (
     "pg_hba_file_rules: permission denied (needs superuser, or SELECT on "
     "pg_catalog.pg_hba_file_rules and EXECUTE on pg_catalog.pg_hba_file_rules()); "
     "pg_hba.conf and listen_addresses checks skipped"
+)
+IDENTITY_UNREADABLE = (
+    "pg_control_system(): not readable ({reason}); the cluster is matched with its baseline "
+    "and across merged reports by its address {address} instead of its system identifier"
 )
 SECRETS_UNREADABLE = (
     "role secrets (pg_authid): permission denied (needs superuser); "
@@ -67,6 +78,28 @@ def _rows(
 class _ClusterFacts:
     bootstrap_superuser: str | None
     databases: list[str]
+
+
+@dataclass(frozen=True)
+class _Identity:
+    system_identifier: str
+
+
+def _address(conn: psycopg.Connection[Any]) -> str:
+    """host:port as libpq connected (a socket directory, a name or an address; IPv6 bracketed),
+    whatever spelling the DSN used."""
+    host, port = conn.info.host, conn.info.port
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _system_identifier(conn: psycopg.Connection[Any], missing: list[str]) -> str | None:
+    try:
+        [row] = _rows(conn, "system_identifier", _Identity)
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction) as exc:
+        reason = _one_line(exc)
+        missing.append(IDENTITY_UNREADABLE.format(reason=reason, address=_address(conn)))
+        return None
+    return row.system_identifier
 
 
 @dataclass(frozen=True)
@@ -110,7 +143,7 @@ def _settings(conn: psycopg.Connection[Any], user: str, missing: list[str]) -> d
         f"setting {name}: not visible to {user!r} (needs pg_read_all_settings); "
         "checks on it skipped"
         for name in NEEDED_SETTINGS
-        if name not in settings
+        if name not in settings and name not in OPTIONAL_SETTINGS
     ]
     return settings
 
@@ -215,9 +248,12 @@ def collect(
     with pg.connect(dsn, timeout=timeout) as conn, pg.errors_mapped(dsn, "audit failed on"):
         caps = pg.detect_capabilities(conn)
         [facts] = _rows(conn, "cluster", _ClusterFacts)
+        system_identifier = _system_identifier(conn, missing)
+        address = _address(conn)
         settings = _settings(conn, caps.user, missing)
         hba = _hba(conn, missing)
         secrets = _secrets(conn, missing)
+        tablespaces = tuple(_rows(conn, "tablespaces", TablespaceInfo))
     per_database = _PerDatabase(dsn, timeout)
     with pg.errors_mapped(dsn, "inspection failed on"):
         inspection = inspect_cluster(per_database.connect, list(databases or facts.databases))
@@ -240,4 +276,7 @@ def collect(
         languages=tuple(per_database.languages),
         unreadable=(*missing, *from_access, *per_database.missing),
         bootstrap_superuser=facts.bootstrap_superuser,
+        tablespaces=tablespaces,
+        system_identifier=system_identifier,
+        address=address,
     )

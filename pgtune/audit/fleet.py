@@ -21,7 +21,6 @@ from pgtune.audit.baseline import baseline_section, diff_cluster
 from pgtune.audit.report import (
     Doc,
     cluster_section,
-    dsn_secrets,
     scrub,
     unreachable_section,
 )
@@ -159,10 +158,9 @@ def audit_cluster(target: Target, options: AuditOptions) -> Doc:
         reviews = review_access(snapshot.access.state, snapshot.access.inventories)
         section = cluster_section(snapshot, findings, reviews, compare_policy(target, options))
     if options.baseline is not None:
-        before = baseline_section(options.baseline, target.label)
+        before = baseline_section(options.baseline, section)
         section["changes"] = diff_cluster(before, section, options.baseline_file or "baseline")
-    cleaned: Doc = scrub(section, dsn_secrets(target.dsn))
-    return cleaned
+    return scrub(section)
 
 
 Progress = Callable[[int, int, Doc], None]

@@ -109,6 +109,10 @@ class Snapshot:
     unreadable: tuple[str, ...] = ()  # what could not be read, one line each
     # The role created by initdb (oid 10): it cannot lose SUPERUSER, so it is the one to keep.
     bootstrap_superuser: str | None = None
+    # Who the cluster is across reports (baseline, merge): pg_control_system()'s identifier
+    # (None: not readable) and the host:port libpq connected to (a label, and the fallback).
+    system_identifier: str | None = None
+    address: str | None = None
     # Every tablespace and where it lives; None when not collected.
     tablespaces: tuple[TablespaceInfo, ...] | None = None
 

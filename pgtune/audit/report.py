@@ -6,8 +6,9 @@ it. So the three formats cannot disagree, and a merged report is the same as one
 format is documented in docs/audit.md; within ``format_version`` 1 keys are only ever added.
 
 Nothing secret reaches it: roles come from ``pg_roles`` (no password hashes), cluster labels
-are redacted DSNs, and :func:`scrub` masks the DSN's password and anything shaped like a
-password hash in every string, whatever a message or a check happened to echo.
+are DSNs parsed and rebuilt without their password, and messages from libpq or the server
+(which never carry the password) are made one line with any ``password=`` token masked
+(:func:`scrub`). Nothing is masked by searching for a value, so names stay whole.
 """
 
 import getpass
@@ -19,17 +20,13 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from pgtune import __version__
 from pgtune.access.model import Role
 from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
 from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview
 from pgtune.errors import DataError, UsageError
-from pgtune.pg import MASK
+from pgtune.pg import sanitize
 
 FORMAT_VERSION = 1
 MAX_LISTED = 10  # object names a rendered line lists before "… and N more"
@@ -37,8 +34,6 @@ FORMATS = ("md", "html", "json")
 
 Doc = dict[str, Any]
 
-# Password hashes as pg_authid / pg_shadow spell them; never expected, masked if ever echoed.
-_HASHES = re.compile(r"SCRAM-SHA-256\$[^\s'\"]+|\bmd5[0-9a-f]{32}\b")
 _ROLE_ATTRIBUTES = (
     "login",
     "superuser",
@@ -130,6 +125,8 @@ def severity_counts(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 def _empty_section(label: str) -> Doc:
     return {
         "cluster": label,
+        "system_identifier": None,
+        "address": None,
         "status": "ok",
         "error": None,
         "server_version": None,
@@ -158,6 +155,8 @@ def cluster_section(
     found = sorted((finding_doc(f) for f in findings), key=finding_sort_key)
     return {
         **_empty_section(snapshot.cluster),
+        "system_identifier": snapshot.system_identifier,
+        "address": snapshot.address,
         "server_version": snapshot.server_version,
         "major": snapshot.major,
         "collected_at": snapshot.collected_at,
@@ -187,10 +186,17 @@ def build_report(
     clusters: Sequence[Doc], *, generated_at: str | None = None, generated_by: str | None = None
 ) -> Doc:
     """The combined report over cluster sections, in the order given."""
-    labels = [c["cluster"] for c in clusters]
-    twice = sorted({label for label in labels if labels.count(label) > 1})
-    if twice:
-        raise UsageError(f"cluster {twice[0]!r} appears more than once")
+    seen: dict[tuple[str, ...], str] = {}
+    for c in clusters:
+        key, label = cluster_identity(c), c["cluster"]
+        if key in seen:
+            if seen[key] == label:
+                raise UsageError(f"cluster {label!r} appears more than once")
+            raise UsageError(
+                f"clusters {seen[key]!r} and {label!r} are the same cluster "
+                f"({identity_text(c)}): it appears more than once"
+            )
+        seen[key] = label
     findings = [f for c in clusters for f in c["findings"]]
     policies = [c["policy"] for c in clusters if c["policy"] is not None]
     return {
@@ -207,6 +213,37 @@ def build_report(
         },
         "clusters": list(clusters),
     }
+
+
+def cluster_identity(section: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who a section is about: the server's system identifier with the address (a standby
+    shares its primary's identifier), else the address, else (unreachable, or a report
+    written before identities) the label.
+
+    >>> cluster_identity({"cluster": "db1", "system_identifier": "7", "address": "db1:5432"})
+    ('system_identifier', '7', 'db1:5432')
+    >>> cluster_identity({"cluster": "service=db1"})
+    ('label', 'service=db1')
+    """
+    sysid, address = section.get("system_identifier"), section.get("address")
+    if sysid:
+        return ("system_identifier", str(sysid), str(address or ""))
+    if address:
+        return ("address", str(address))
+    return ("label", str(section["cluster"]))
+
+
+def identity_text(section: Mapping[str, Any]) -> str:
+    """
+    >>> identity_text({"system_identifier": "7", "address": "/run/postgresql:5432"})
+    'system identifier 7 at /run/postgresql:5432'
+    """
+    sysid, address = section.get("system_identifier"), section.get("address")
+    if sysid:
+        return f"system identifier {sysid}" + (f" at {address}" if address else "")
+    if address:
+        return f"address {address} (system identifier not readable)"
+    return "identified by its label only"
 
 
 def merge_reports(reports: Sequence[Doc]) -> Doc:
@@ -238,40 +275,32 @@ def exit_code(report: Doc, fail_on: str) -> int:
 
 
 def dsn_secrets(dsn: str) -> set[str]:
-    """The DSN's password in every spelling a message could echo."""
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.Error:  # an unparsable DSN: pgtune.pg masks it by pattern in messages
-        return set()
-    if not isinstance(password, str) or not password:
-        return set()
-    return {password, quote(password, safe="")}  # as given, and as a URI would spell it
+    """Unused by pgtune since masking is by conninfo token (kept for callers of ``scrub``)."""
+    return set()
 
 
-def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``value`` (a document) with every secret and password hash masked in every string.
+def scrub(section: Doc, secrets: Iterable[str] = ()) -> Doc:
+    """``section`` with a ``password=...`` conninfo token (or a URI's ``user:password@``)
+    masked in its messages: the error, the unreadable lines and the policy's error.
 
-    >>> scrub({"e": ["password=pw x", "pwned"]}, {"pw"})
-    {'e': ['password=*** x', 'pwned']}
+    Nothing else is touched and nothing is searched for by value (``secrets`` is ignored):
+    names, findings and remediation SQL are the cluster's own words, and a password ``app``
+    must not turn the role ``app`` into ``***``. Password hashes never reach a report: the
+    secrets query returns only their kind, role settings are left out, and a plan prints
+    ``PASSWORD <from $VAR>``.
+
+    >>> scrub({"error": "at password=pw x", "unreadable": ["pwned"], "policy": None})
+    {'error': 'at password=*** x', 'unreadable': ['pwned'], 'policy': None}
     """
-    words = sorted({s for s in secrets if s}, key=len, reverse=True)
-    # Whole tokens only, like pgtune.pg.sanitize: a short password must not mangle the report.
-    pattern = (
-        re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" for w in words)) if words else None
-    )
-    return _scrub(value, pattern)
-
-
-def _scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
-    if isinstance(value, str):
-        if pattern is not None:
-            value = pattern.sub(MASK, value)
-        return _HASHES.sub(MASK, value)
-    if isinstance(value, dict):
-        return {k: _scrub(v, pattern) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, pattern) for v in value]
-    return value
+    out = dict(section)
+    if isinstance(out.get("error"), str):
+        out["error"] = sanitize(out["error"], "")
+    if isinstance(out.get("unreadable"), list):
+        out["unreadable"] = [sanitize(str(u), "") for u in out["unreadable"]]
+    policy = out.get("policy")
+    if isinstance(policy, dict) and isinstance(policy.get("error"), str):
+        out["policy"] = {**policy, "error": sanitize(policy["error"], "")}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
