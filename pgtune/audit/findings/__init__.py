@@ -9,19 +9,26 @@ None, a setting is missing) it stays silent: ``snapshot.unreadable`` already say
 
 Ids are stable: PGT-ROLE (role attributes and memberships), PGT-AUTH (passwords),
 PGT-HBA / PGT-NET / PGT-TLS (who connects, how), PGT-PRIV (PUBLIC's privileges), PGT-FUNC
-(SECURITY DEFINER), PGT-RLS, PGT-LOG, PGT-LANG, PGT-EXT.
+(SECURITY DEFINER), PGT-RLS, PGT-LOG, PGT-LANG, PGT-EXT, PGT-REPL (replication), PGT-HOST
+(the data directory, socket, checksums, tablespaces), PGT-VER (server version).
 """
 
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import (
+    accounts,
     auth,
     extensions,
     functions,
+    hba_scope,
+    host,
     logs,
     network,
     privileges,
+    replication,
     rls,
     roles,
+    tls,
+    versions,
 )
 from pgtune.audit.findings.base import Check
 from pgtune.audit.model import Finding, Snapshot, severity_rank
@@ -35,10 +42,24 @@ CHECKS: tuple[Check, ...] = (
     *rls.CHECKS,
     *logs.CHECKS,
     *extensions.CHECKS,
+    # The benchmark checks (CIS PostgreSQL Benchmark, pgdsat): docs/audit.md lists them.
+    *tls.CHECKS,
+    *hba_scope.CHECKS,
+    *replication.CHECKS,
+    *accounts.CHECKS,
+    *host.CHECKS,
+    *versions.CHECKS,
+)
+BENCHMARK_SETTINGS = (
+    *tls.SETTINGS,
+    *replication.SETTINGS,
+    *accounts.SETTINGS,
+    *host.SETTINGS,
+    *versions.SETTINGS,
 )
 # The pg_settings rows collect() reads for the checks.
 NEEDED_SETTINGS: tuple[str, ...] = tuple(
-    sorted({*auth.SETTINGS, *network.SETTINGS, *logs.SETTINGS})
+    sorted({*auth.SETTINGS, *network.SETTINGS, *logs.SETTINGS, *BENCHMARK_SETTINGS})
 )
 
 
@@ -51,4 +72,7 @@ def run_checks(snapshot: Snapshot, policy: Policy | None = None) -> list[Finding
     )
 
 
-__all__ = ["CHECKS", "NEEDED_SETTINGS", "Check", "run_checks"]
+# Settings a library defines only while loaded: their absence is not "not readable".
+OPTIONAL_SETTINGS: frozenset[str] = frozenset(logs.OPTIONAL_SETTINGS)
+
+__all__ = ["CHECKS", "NEEDED_SETTINGS", "OPTIONAL_SETTINGS", "Check", "run_checks"]
