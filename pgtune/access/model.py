@@ -75,6 +75,9 @@ class Membership:
     admin: bool = False
     inherit: bool | None = None  # PostgreSQL 16+ per-grant options; None = not managed
     set: bool | None = None
+    # Live side, 16+: the roles that granted it (a membership exists once per grantor); not
+    # part of equality. Empty before 16 and on the desired side.
+    grantors: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -163,6 +166,9 @@ class Scope:
     # else acldefault), so "PUBLIC may execute R's future functions" is a DefaultPrivilege
     # with schema None, and its absence means it was revoked (see policy/expand.py).
     public_default_revocations: frozenset[DefaultPrivilege] = frozenset()
+    # Roles the policy does not list that are members of managed roles: "report" (a
+    # report-only change), "revoke" or "ignore" (policy settings.unmanaged_roles).
+    unmanaged_roles: Literal["report", "revoke", "ignore"] = "ignore"
 
 
 @dataclass(frozen=True, slots=True)

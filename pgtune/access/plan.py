@@ -83,15 +83,17 @@ def diff(
     inventories: dict[str, Inventory] | None = None,
     current_user: str | None = None,
     canonical: Canonical | None = None,
+    set_passwords: bool = False,
 ) -> list[Change]:
     """The ordered changes that turn ``live`` into ``desired`` within ``scope``.
 
     ``canonical(table, expression)`` brings a desired RLS expression into the server's own form
     for comparison (server_expressions.py); statements still carry the expression as written.
+    ``set_passwords``: also set the passwords of existing roles with ``password_env``.
     """
     changes = [
-        *role_changes(live, desired),
-        *membership_changes(live, desired, scope, major),
+        *role_changes(live, desired, set_passwords=set_passwords),
+        *membership_changes(live, desired, scope, major, current_user),
         *_ownership_changes(desired, scope, inventories or {}),
         *grant_changes(live, desired, scope),
         *default_changes(live, desired, scope),

@@ -10,9 +10,10 @@ from pgtune.access.catalog import Connect, Inspection, inspect_cluster
 from pgtune.access.plan import Change, diff
 from pgtune.access.policy.document import Policy
 from pgtune.access.policy.expand import expand
-from pgtune.access.server_expressions import ServerCanonicalizer
+from pgtune.access.server_expressions import ServerExpressions
 from pgtune.errors import UsageError
 from pgtune.gcpasses import fewer_gc_passes
+from pgtune.names import shown
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,14 @@ def connector(dsn: str) -> Connect:
     return connect
 
 
-def plan_policy(policy: Policy, dsn: str) -> Planned:
+def plan_policy(policy: Policy, dsn: str, *, set_passwords: bool = False) -> Planned:
+    """``set_passwords``: also set the password of existing roles that have ``password_env``
+    (``pgtune roles apply --set-passwords``); new roles always get theirs."""
     with fewer_gc_passes():
-        return _plan_policy(policy, dsn)
+        return _plan_policy(policy, dsn, set_passwords)
 
 
-def _plan_policy(policy: Policy, dsn: str) -> Planned:
+def _plan_policy(policy: Policy, dsn: str, set_passwords: bool) -> Planned:
     connect = connector(dsn)
     # Cluster-wide statements share the transaction of a managed database, so a policy for one
     # database applies atomically; the DSN's database when it is one of them.
@@ -62,19 +65,34 @@ def _plan_policy(policy: Policy, dsn: str) -> Planned:
     )
     with connect(dsn_db) as conn:
         row = conn.execute("SELECT current_user").fetchone()
+        existing = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY(%s)",
+                [list(policy.databases)],
+            )
+        }
+        major = conn.info.server_version // 10000
     current_user = str(row[0]) if row else ""
+    if policy.databases and not existing:
+        # Every database the policy lists is missing: an invalid policy (exit 3), each
+        # reported with its line by expand, not a connection error.
+        expand(policy, {}, major=major)
     with pg.errors_mapped(dsn, "inspection failed on"):
-        inspection = inspect_cluster(connect, list(policy.databases))
-    blind = [db for db in policy.databases if db not in inspection.inventories]
+        inspection = inspect_cluster(connect, [db for db in policy.databases if db in existing])
+    blind = [db for db in policy.databases if db in existing and db not in inspection.inventories]
     if blind:
         reasons = "; ".join(u for u in inspection.unreadable if any(db in u for db in blind))
         raise UsageError(
-            f"cannot read database(s) {', '.join(map(repr, blind))} as {current_user!r}"
+            f"cannot read database(s) {', '.join(map(shown, blind))} as {shown(current_user)}"
             + (f" ({reasons})" if reasons else "")
             + ": nothing planned (pgtune does not guess what it cannot see)"
         )
     desired, scope = expand(policy, inspection.inventories, major=inspection.major)
-    canonical = ServerCanonicalizer(connect)
+    # RLS expressions are compared through the server without locks or DDL (EXPLAIN only).
+    expressions = ServerExpressions(
+        connect, source=policy.source, lines={spec.table: spec.line for spec in policy.rls}
+    )
     try:
         changes = diff(
             inspection.state,
@@ -83,8 +101,9 @@ def _plan_policy(policy: Policy, dsn: str) -> Planned:
             major=inspection.major,
             inventories=inspection.inventories,
             current_user=current_user,
-            canonical=canonical,
+            canonical=expressions,
+            set_passwords=set_passwords,
         )
     finally:
-        canonical.close()
+        expressions.close()
     return Planned(changes, inspection, first_db, current_user)

@@ -81,6 +81,7 @@ def membership(row: MembershipRow) -> model.Membership:
         admin=row.admin,
         inherit=row.inherit,
         set=row.set_option,
+        grantors=tuple(sorted(row.grantors or ())),
     )
 
 

@@ -45,6 +45,7 @@ class MembershipRow:
     admin: bool
     inherit: bool | None  # None before PostgreSQL 16
     set_option: bool | None
+    grantors: list[str] | None = None  # 16+: who granted it (one grant each); None before
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ Line numbers ride along for later error messages but never take part in equality
 """
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pgtune.access.model import PRIVILEGES, Membership, RlsPolicy, Role, TableRef
 
@@ -139,6 +140,8 @@ class PolicySettings:
     drop_unmanaged_roles: bool = False
     manage_ownership: bool = False
     revoke_public_function_execute: bool = False
+    # Roles not listed that hold what the policy manages: "report" | "revoke" | "ignore".
+    unmanaged_roles: Literal["report", "revoke", "ignore"] = "report"
 
 
 @dataclass(frozen=True)

@@ -235,5 +235,6 @@ def expand(
         manage_ownership=policy.settings.manage_ownership,
         public_revocations=public_grants,
         public_default_revocations=public_defaults,
+        unmanaged_roles=policy.settings.unmanaged_roles,
     )
     return state, scope

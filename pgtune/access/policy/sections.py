@@ -1,6 +1,7 @@
 """Reading the top-level sections that describe roles and the managed databases."""
 
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from pgtune.access.model import Membership, Role
 from pgtune.access.policy.document import (
@@ -35,7 +36,15 @@ def read_settings(data: dict[str, object]) -> PolicySettings:
         drop_unmanaged_roles=flag(raw.get("drop_unmanaged_roles"), False),
         manage_ownership=flag(raw.get("manage_ownership"), False),
         revoke_public_function_execute=flag(raw.get("revoke_public_function_execute"), False),
+        unmanaged_roles=_unmanaged_roles(raw.get("unmanaged_roles")),
     )
+
+
+def _unmanaged_roles(value: object) -> Literal["report", "revoke", "ignore"]:
+    # Any other value is reported by the schema check.
+    if value == "revoke":
+        return "revoke"
+    return "ignore" if value == "ignore" else "report"
 
 
 def _valid_until(reader: Reader, value: object, path: Path) -> str | None:
