@@ -1,11 +1,11 @@
 """The diff of row-level security on managed tables: ENABLE / FORCE and the policies."""
 
-from collections.abc import Callable
+from typing import Protocol
 
 from psycopg import sql
 
 from pgtune.access.changes import POLICIES, RLS, Change, idents, trusted
-from pgtune.access.expressions import same_expression, validate_expression
+from pgtune.access.expressions import ExpressionError, same_expression, validate_expression
 from pgtune.access.model import ClusterState, RlsPolicy, Scope, TableRef
 from pgtune.names import shown, shown_qualified
 
@@ -33,16 +33,54 @@ def _policy_sql(p: RlsPolicy) -> sql.Composed:
     return sql.SQL(" ").join(parts)
 
 
-Canonical = Callable[[TableRef, str], str]
+class Expressions(Protocol):
+    """How RLS expressions are checked and compared (server_expressions.ServerExpressions
+    through the server, lock-free; `ByParsing` with pglast alone). Both sides of a comparison
+    go through the same path: never the server's form of one against pglast's of the other."""
+
+    def check(self, policy: RlsPolicy) -> None:
+        """Raise ExpressionError if a desired expression of ``policy`` is not valid."""
+
+    def same(self, table: TableRef, live: str, desired: str) -> bool:
+        """Whether the live pg_get_expr text and the desired text mean the same on ``table``."""
 
 
-def as_written(table: TableRef, expr: str) -> str:
-    return expr
+class ByParsing:
+    """pglast only: one expression each, compared after undoing the server's rewrites."""
+
+    def check(self, policy: RlsPolicy) -> None:
+        for expr in (policy.using, policy.with_check):
+            if expr is not None:
+                validate_expression(expr)
+
+    def same(self, table: TableRef, live: str, desired: str) -> bool:
+        return same_expression(live, desired, table.schema, table.name)
+
+
+by_parsing = ByParsing()
+# Former names, still imported by plan.py.
+Canonical = Expressions
+as_written = by_parsing
+
+
+def _check_all(desired: ClusterState, scope: Scope, expressions: Expressions) -> None:
+    """Every desired expression of a managed table is checked; all rejections at once."""
+    problems: list[str] = []
+    for (t, _), p in sorted(desired.policies.items(), key=lambda item: item[0]):
+        if t not in scope.rls_tables:
+            continue
+        try:
+            expressions.check(p)
+        except ExpressionError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ExpressionError("\n".join(problems))
 
 
 def rls_changes(
-    live: ClusterState, desired: ClusterState, scope: Scope, canonical: Canonical
+    live: ClusterState, desired: ClusterState, scope: Scope, expressions: Expressions
 ) -> list[Change]:
+    _check_all(desired, scope, expressions)
     changes: list[Change] = []
     for t in sorted(scope.rls_tables):
         want, have = desired.rls_tables.get(t), live.rls_tables.get(t)
@@ -78,10 +116,6 @@ def rls_changes(
         want_p = {n: p for (tt, n), p in desired.policies.items() if tt == t}
         for pname in sorted(set(have_p) | set(want_p)):
             w, h = want_p.get(pname), have_p.get(pname)
-            if w is not None:  # every desired expression is checked, by the server if it can
-                for expr in (w.using, w.with_check):
-                    if expr is not None:
-                        canonical(t, expr)
             drop = sql.SQL("DROP POLICY {} ON {}").format(sql.Identifier(pname), _table_sql(t))
             if w is None:
                 changes.append(
@@ -112,7 +146,7 @@ def rls_changes(
                 changes.append(Change(t.database, POLICIES, drop, why))
                 changes.append(Change(t.database, POLICIES, _policy_sql(w), why))
             else:
-                alter = _alter_policy(t, h, w, canonical)
+                alter = _alter_policy(t, h, w, expressions)
                 if alter is not None:
                     changes.append(
                         Change(
@@ -126,7 +160,7 @@ def rls_changes(
 
 
 def _alter_policy(
-    t: TableRef, have: RlsPolicy, want: RlsPolicy, canonical: Canonical
+    t: TableRef, have: RlsPolicy, want: RlsPolicy, expressions: Expressions
 ) -> sql.Composed | None:
     parts: list[sql.Composable] = []
     if tuple(sorted(have.roles)) != tuple(sorted(want.roles)):
@@ -137,8 +171,8 @@ def _alter_policy(
     ):
         if w is None or h is None:
             continue  # both absent here: a removed clause recreates the policy, added too
-        # Compare by meaning: the server's own form of the desired text against pg_get_expr.
-        if same_expression(h, canonical(t, w)):
+        # Compare by meaning: pg_get_expr's text and the desired text, both the same way.
+        if expressions.same(t, h, w):
             continue
         validate_expression(w)
         parts.append(sql.SQL("{} ({})").format(sql.SQL(clause), trusted(w)))

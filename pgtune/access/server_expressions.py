@@ -1,84 +1,237 @@
-"""Canonical RLS expressions from the server itself.
+"""RLS expressions checked and compared by the server itself, without a lock or DDL.
 
-The desired expression is attached to the real table as a throw-away policy inside a
-transaction that is always rolled back, and read back with pg_get_expr: exactly the text the
-live side shows for an equal policy. It needs the right to create policies on the table (its
-owner or a superuser) and a short lock (CREATE POLICY takes an ACCESS EXCLUSIVE lock; a
-lock_timeout keeps a busy table from stalling the plan). Where that is not possible the
-expression stays as written and the diff compares with pglast (expressions.py).
+`plan` (and `--check`) must not disturb the database it looks at: no lock stronger than
+AccessShareLock on a user's table, no DDL (which would fire ``ddl_command_start`` event
+triggers, e.g. a DDL freeze), nothing written. So an expression is never attached to a table,
+not even a temporary stand-in (CREATE TEMP TABLE / CREATE POLICY are DDL too). Instead each
+side of a comparison — the desired text *and* the live policy's pg_get_expr text — is planned:
+
+    EXPLAIN (VERBOSE, COSTS OFF) SELECT NOT NOT (<expression>) FROM ONLY schema.table
+
+EXPLAIN without ANALYZE executes nothing and takes only AccessShareLock (which waits for
+nobody but an ACCESS EXCLUSIVE holder; ``lock_timeout`` bounds that). The planner's output line
+is the server's own canonical rendering: both sides come out of the same parse analysis and
+constant folding, so ``IN`` lists, casts, BETWEEN, COALESCE, qualified columns and subqueries
+(shown as SubPlans with their plans) compare exactly. ``NOT NOT`` makes the server insist on a
+boolean and folds away again. For a desired expression a second EXPLAIN with the expression as
+a WHERE clause checks what CREATE POLICY would check (boolean; no aggregate, window or
+set-returning function): an error there is a policy error, reported with the file line.
+
+Everything runs in a read-only transaction that is rolled back. EXPLAIN checks the table's
+SELECT privilege when the executor starts (after parse analysis, so undefined columns are still
+reported); without it, or when a lock or the time limit gets in the way, the pair is compared
+with pglast instead (expressions.py), both sides, and the reason is kept in ``fallbacks``.
 """
 
+from collections.abc import Mapping
+
 import psycopg
+from pglast import parse_sql
 from psycopg import sql
 
 from pgtune.access.catalog import Connect
-from pgtune.access.expressions import ExpressionError, validate_expression
-from pgtune.access.model import TableRef
+from pgtune.access.expressions import ExpressionError, same_expression, validate_expression
+from pgtune.access.model import RlsPolicy, TableRef
+from pgtune.names import one_line, shown, shown_qualified
 
-PROBE = "pgtune_canonical_probe"
-LOCK_TIMEOUT = "2s"
+LOCK_TIMEOUT = "500ms"  # only an ACCESS EXCLUSIVE holder (or waiter) can make us wait
+STATEMENT_TIMEOUT = "5s"
+# Session settings of the comparing connection: read-only, bounded, and plans that do not
+# depend on worker counts or JIT (both sides are planned alike anyway).
+_SESSION = (
+    ("default_transaction_read_only", "on"),
+    ("lock_timeout", LOCK_TIMEOUT),
+    ("statement_timeout", STATEMENT_TIMEOUT),
+    ("idle_in_transaction_session_timeout", "30s"),
+    ("max_parallel_workers_per_gather", "0"),
+    ("jit", "off"),
+)
+# SQLSTATEs that say nothing about the expression: no privilege (EXPLAIN checks SELECT when
+# the executor starts), a lock or the time limit, the connection. Anything else on the desired
+# side means the server rejects the expression.
+_NOT_THE_EXPRESSION = {"42501", "55P03", "57014", "25006"}
+_NOT_THE_EXPRESSION_CLASSES = {"08", "53", "57", "58", "XX"}
 
 
 class _Rollback(Exception):
-    pass
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-class ServerCanonicalizer:
-    def __init__(self, connect: Connect) -> None:
+class _Unavailable(Exception):
+    """The server cannot tell (privilege, lock, timeout, connection): use pglast."""
+
+
+class _Rejected(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _one_statement(text: str) -> None:
+    # The expression was validated as exactly one expression; make sure of the whole statement.
+    if len(parse_sql(text)) != 1:
+        raise ExpressionError("an expression would have made two statements")
+
+
+def _classify(exc: psycopg.Error) -> Exception:
+    state = exc.sqlstate or ""
+    message = exc.diag.message_primary or str(exc)
+    if not state or state in _NOT_THE_EXPRESSION or state[:2] in _NOT_THE_EXPRESSION_CLASSES:
+        return _Unavailable(message)
+    return _Rejected(message)
+
+
+class ServerExpressions:
+    """`diff_rls.Expressions` through the server, lock-free and read-only (see the module)."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        source: str = "<policy>",
+        lines: Mapping[TableRef, int | None] | None = None,
+    ) -> None:
         self._connect = connect
-        self._conns: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
-        self.fallbacks: list[str] = []  # why some expressions could not go through the server
-        self._seen: dict[tuple[TableRef, str], str] = {}
+        self._source = source
+        self._lines = lines or {}
+        self._conns: dict[str, psycopg.Connection[tuple[object, ...]] | None] = {}
+        self._plans: dict[tuple[TableRef, str], str | None] = {}
+        self._checked: set[tuple[TableRef, str]] = set()
+        self._locked: set[TableRef] = set()  # a lock got in the way once: do not wait again
+        self.fallbacks: list[str] = []  # why some pairs were compared with pglast
 
-    def __call__(self, table: TableRef, expr: str) -> str:
-        if (table, expr) not in self._seen:
-            self._seen[table, expr] = self._probe(table, expr)
-        return self._seen[table, expr]
+    # -- diff_rls.Expressions -------------------------------------------------------------
 
-    def _probe(self, table: TableRef, expr: str) -> str:
-        validate_expression(expr)  # never send anything but one expression
+    def check(self, policy: RlsPolicy) -> None:
+        problems: list[str] = []
+        for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check)):
+            if expr is None:
+                continue
+            try:
+                self._check(policy, clause, expr)
+            except ExpressionError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ExpressionError("\n".join(problems))
+
+    def same(self, table: TableRef, live: str, desired: str) -> bool:
+        if live == desired:
+            return True
+        want = self._plan(table, desired)
+        have = self._plan(table, live) if want is not None else None
+        if want is None or have is None:
+            return same_expression(live, desired, table.schema, table.name)
+        return want == have
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            if conn is not None:
+                conn.close()
+        self._conns.clear()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _where(self, policy: RlsPolicy, clause: str) -> str:
+        t = policy.table
+        line = self._lines.get(t)
+        place = f"{self._source}:{line}: " if line else f"{self._source}: "
+        return (
+            f"{place}policy {shown(policy.name)} on {shown_qualified(t.database, t.schema, t.name)}"
+            f", {clause}"
+        )
+
+    def _check(self, policy: RlsPolicy, clause: str, expr: str) -> None:
+        try:
+            validate_expression(expr)  # never send anything but one expression
+        except ExpressionError as exc:
+            raise ExpressionError(f"{self._where(policy, clause)}: {exc}") from None
+        table = policy.table
+        if (table, expr) in self._checked:
+            return
+        self._checked.add((table, expr))
+        # What CREATE POLICY checks: a boolean, no aggregate / window / set-returning function.
+        statement = sql.SQL("EXPLAIN (COSTS OFF) SELECT FROM ONLY {} WHERE ({}\n)").format(
+            sql.Identifier(table.schema, table.name), sql.SQL(expr)
+        )
+        try:
+            self._explain(table, statement)
+        except _Unavailable:
+            return
+        except _Rejected as exc:
+            raise ExpressionError(
+                f"{self._where(policy, clause)} expression {one_line(repr(expr))} is rejected by "
+                f"the server: {one_line(exc.message)}"
+            ) from None
+
+    def _plan(self, table: TableRef, expr: str) -> str | None:
+        """The server's rendering of ``expr`` on ``table``, None if it cannot tell."""
+        if (table, expr) not in self._plans:
+            self._plans[table, expr] = self._plan_uncached(table, expr)
+        return self._plans[table, expr]
+
+    def _plan_uncached(self, table: TableRef, expr: str) -> str | None:
+        try:
+            validate_expression(expr)
+        except ExpressionError:
+            return None  # a live text pglast cannot read: leave it to same_expression
+        statement = sql.SQL(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT NOT NOT ({}\n) FROM ONLY {}"
+        ).format(sql.SQL(expr), sql.Identifier(table.schema, table.name))
+        try:
+            text = self._explain(table, statement)
+        except _Unavailable:
+            return None
+        except _Rejected as exc:  # e.g. a live text that does not plan again: use pglast
+            where = shown_qualified(table.database, table.schema, table.name)
+            self.fallbacks.append(f"{where}: {one_line(exc.message)}")
+            return None
+        # Whether a SubPlan is hashed depends on estimates, not on the expression.
+        return text.replace("hashed SubPlan", "SubPlan")
+
+    def _explain(self, table: TableRef, statement: sql.Composed) -> str:
+        name = shown_qualified(table.database, table.schema, table.name)
+        if table in self._locked:
+            raise _Unavailable("locked")
         conn = self._conn(table.database)
         if conn is None:
-            return expr
-        probe = sql.SQL("CREATE POLICY {} ON {} USING ({})").format(
-            sql.Identifier(PROBE), sql.Identifier(table.schema, table.name), sql.SQL(expr)
-        )
-        result = expr
+            raise _Unavailable("no connection")
         try:
+            _one_statement(statement.as_string(conn))
             with conn.transaction():
-                conn.execute(
-                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
-                )
-                conn.execute(probe)
-                row = conn.execute(
-                    "SELECT pg_catalog.pg_get_expr(polqual, polrelid) FROM pg_catalog.pg_policy "
-                    "WHERE polrelid = %s::pg_catalog.regclass AND polname = %s",
-                    (sql.Identifier(table.schema, table.name).as_string(conn), PROBE),
-                ).fetchone()
-                if row and row[0]:
-                    result = str(row[0])
-                raise _Rollback
-        except _Rollback:
-            pass
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.LockNotAvailable) as exc:
-            self.fallbacks.append(f"{table.schema}.{table.name}: {exc.diag.message_primary}")
-        except psycopg.errors.Error as exc:
-            raise ExpressionError(
-                f"expression {expr!r} on {table.database}.{table.schema}.{table.name} is "
-                f"rejected by the server: {exc.diag.message_primary}"
-            ) from None
-        return result
+                rows = conn.execute(statement).fetchall()
+                raise _Rollback("\n".join(str(r[0]) for r in rows))
+        except _Rollback as done:
+            return done.text
+        except psycopg.Error as exc:
+            classified = _classify(exc)
+            if isinstance(classified, _Unavailable):
+                if exc.sqlstate in ("55P03", "57014"):
+                    self._locked.add(table)
+                self.fallbacks.append(f"{name}: {one_line(str(classified))}")
+                if conn.closed or conn.broken:
+                    self._conns[table.database] = None
+            raise classified from None
 
     def _conn(self, database: str) -> psycopg.Connection[tuple[object, ...]] | None:
         if database not in self._conns:
             try:
-                self._conns[database] = self._connect(database)
+                conn = self._connect(database)
+                conn.execute(
+                    sql.SQL("SELECT {}").format(
+                        sql.SQL(", ").join(
+                            sql.SQL("pg_catalog.set_config({}, {}, false)").format(
+                                sql.Literal(k), sql.Literal(v)
+                            )
+                            for k, v in _SESSION
+                        )
+                    )
+                )
+                self._conns[database] = conn
             except Exception as exc:  # the plan itself reports unreachable databases
-                self.fallbacks.append(f"{database}: {exc}")
-                return None
+                self.fallbacks.append(f"{shown(database)}: {one_line(str(exc))}")
+                self._conns[database] = None
         return self._conns[database]
 
-    def close(self) -> None:
-        for conn in self._conns.values():
-            conn.close()
-        self._conns.clear()
+
+# The former name.
+ServerCanonicalizer = ServerExpressions
