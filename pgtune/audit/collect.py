@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any, LiteralString, TypeVar
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import class_row
 
 from pgtune import pg
@@ -40,6 +40,7 @@ from pgtune.audit.model import (
 )
 
 PACKAGE = "pgtune.audit"
+UNPARSABLE_CONNINFO = "<unparsable>"
 T = TypeVar("T")
 
 HBA_UNREADABLE = (
@@ -136,9 +137,28 @@ class _ExtensionRow:
     public_wrappers: list[str]
 
 
+def without_password(conninfo: str) -> str:
+    """A standby's primary_conninfo with its password left out, so the snapshot (and what
+    is built from it) never holds it; UNPARSABLE_CONNINFO when it cannot be parsed.
+
+    >>> without_password("host=p user=r password=s3cret sslmode=require")
+    'user=r host=p sslmode=require'
+    >>> without_password("host=p password='s3cret")
+    '<unparsable>'
+    """
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error:  # its message may quote the string, password included
+        return UNPARSABLE_CONNINFO
+    params.pop("password", None)
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
 def _settings(conn: psycopg.Connection[Any], user: str, missing: list[str]) -> dict[str, str]:
     rows = _rows(conn, "settings", _Setting, {"names": list(NEEDED_SETTINGS)})
     settings = {r.name: r.setting for r in rows if r.setting is not None}
+    if settings.get("primary_conninfo"):
+        settings["primary_conninfo"] = without_password(settings["primary_conninfo"])
     missing += [
         f"setting {name}: not visible to {user!r} (needs pg_read_all_settings); "
         "checks on it skipped"
