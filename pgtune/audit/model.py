@@ -67,7 +67,9 @@ class ExtensionInfo:
     version: str
     # The extension's own functions PUBLIC may execute, as (schema, name, identity arguments),
     # and its foreign-data wrappers PUBLIC may use: what makes dblink or postgres_fdw reach
-    # every role rather than only the ones granted.
+    # every role rather than only the ones granted. Only the functions that can do more than
+    # their caller: SECURITY DEFINER or in an untrusted language (C, internal); a SECURITY
+    # INVOKER SQL or plpgsql wrapper runs with the caller's rights (queries/extensions.sql).
     public_functions: tuple[tuple[str, str, str], ...] = ()
     public_wrappers: tuple[str, ...] = ()
 

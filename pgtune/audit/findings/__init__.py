@@ -23,6 +23,7 @@ from pgtune.audit.findings import (
     host,
     logs,
     network,
+    power,
     privileges,
     replication,
     rls,
@@ -35,6 +36,7 @@ from pgtune.audit.model import Finding, Snapshot, severity_rank
 
 CHECKS: tuple[Check, ...] = (
     *roles.CHECKS,
+    *power.CHECKS,
     *auth.CHECKS,
     *network.CHECKS,
     *privileges.CHECKS,
