@@ -29,12 +29,14 @@ DSN_PASSWORD = "Dsn-Secret-42"
 
 ALL_IDS = {
     *(f"PGT-ROLE-00{i}" for i in range(1, 6)),
+    "PGT-ROLE-008",
     *(f"PGT-AUTH-00{i}" for i in range(1, 4)),
     *(f"PGT-HBA-00{i}" for i in range(1, 5)),
     "PGT-NET-001",
     "PGT-TLS-001",
     "PGT-PRIV-001",
     "PGT-PRIV-002",
+    *(f"PGT-PRIV-00{i}" for i in range(3, 7)),
     "PGT-FUNC-001",
     "PGT-FUNC-002",
     *(f"PGT-RLS-00{i}" for i in range(1, 6)),
@@ -91,6 +93,7 @@ INSECURE_CLUSTER_SQL = [
     "GRANT SELECT ON pg_catalog.pg_hba_file_rules TO auditor",
     "GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO auditor",
     "CREATE DATABASE app",
+    "GRANT CREATE ON DATABASE app TO PUBLIC",
     "CREATE DATABASE locked",
     "REVOKE CONNECT ON DATABASE locked FROM PUBLIC",
     "CREATE EXTENSION postgres_fdw",
@@ -101,6 +104,13 @@ INSECURE_APP_SQL = [
     "CREATE FUNCTION public.open_door() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
     "CREATE FUNCTION public.temp_first(n int) RETURNS int LANGUAGE sql SECURITY DEFINER "
     "SET search_path = pg_temp, public AS 'SELECT n'",
+    "CREATE FUNCTION public.pinned_open() RETURNS int LANGUAGE sql SECURITY DEFINER "
+    "SET search_path = pg_catalog, pg_temp AS 'SELECT 1'",
+    "CREATE TABLE public.t_open (id int)",
+    "GRANT SELECT, DELETE ON public.t_open TO PUBLIC",
+    "CREATE TABLE public.t_readable (id int)",
+    "GRANT SELECT ON public.t_readable TO PUBLIC",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner GRANT SELECT ON TABLES TO PUBLIC",
     "CREATE TABLE public.t_disabled (id int)",
     "CREATE POLICY positive ON public.t_disabled USING (id > 0)",
     "CREATE TABLE public.t_unforced (id int)",
@@ -228,6 +238,11 @@ def test_insecure_cluster_fires_every_check_and_the_remediations_fix_it(
         "login roles that have it through 'ops': 'alice'"
     )
     assert objects("PGT-ROLE-005") == {"old": "low"}
+    [path] = by_id(findings, "PGT-ROLE-008")  # alice through ops (PGT-ROLE-004 names ops)
+    assert (path.object, path.severity) == ("alice", "critical")
+    assert path.seen.endswith(
+        '"alice" \u2192 "ops" (INHERIT) \u2192 "pg_execute_server_program" (INHERIT)'
+    )
     assert objects("PGT-AUTH-002") == {"rls_bypass": "high", "old": "high"}
     assert objects("PGT-AUTH-003")["maker"] == "high"  # no password, and line 1 trusts it
     assert [f.severity for f in by_id(findings, "PGT-HBA-001")] == ["high"]  # local only
@@ -237,14 +252,17 @@ def test_insecure_cluster_fires_every_check_and_the_remediations_fix_it(
     assert "10.0.0.0" in net.seen and "0.0.0.0" in net.seen and "127.0.0.1" not in net.seen
     assert objects("PGT-TLS-001") == {"ssl": "high"}  # listening on '*'
     assert objects("PGT-PRIV-001") == {"public": "high"}
-    assert objects("PGT-PRIV-002") == {  # owned by a superuser
-        "public.open_door()": "critical",
-        "public.temp_first(n integer)": "critical",
-    }
+    # One finding per function: the search_path ones say PUBLIC may execute them too.
+    assert objects("PGT-PRIV-002") == {"public.pinned_open()": "critical"}  # a superuser's
     assert objects("PGT-FUNC-001") == {"public.open_door()": "critical"}
     [temp_first] = by_id(findings, "PGT-FUNC-002")
     assert "PUBLIC may create in public" in temp_first.seen
     assert "pg_temp is not last" in temp_first.seen
+    assert temp_first.seen.endswith("PUBLIC may execute it, so every role can")
+    assert objects("PGT-PRIV-003") == {"public": "high"}
+    assert objects("PGT-PRIV-004") == {"public": "medium"}
+    assert objects("PGT-PRIV-005") == {"app": "high"}
+    assert objects("PGT-PRIV-006") == {"app_owner": "medium"}
     assert objects("PGT-RLS-001") == {"public.t_disabled": "high"}
     assert objects("PGT-RLS-002") == {"public.t_unforced": "medium"}
     assert objects("PGT-RLS-003") == {"public.t_nopolicy": "low"}
