@@ -15,6 +15,7 @@ import yaml
 
 from pgtune.access import model
 from pgtune.access.catalog.export_access import describe, export_access
+from pgtune.access.catalog.export_entries import default_grant_entries
 from pgtune.access.catalog.reader import Inspection
 from pgtune.names import one_line
 
@@ -178,8 +179,11 @@ def export_policy(inspection: Inspection, databases: Sequence[str]) -> str:
     document["databases"] = database_specs
     if access.entries:
         document["access"] = access.entries
-    if access.owners:
+    default_grants = default_grant_entries(access)
+    if access.owners or default_grants:
         document["default_privileges"] = {"owners": access.owners}
+    if default_grants:
+        document["default_privileges"]["grants"] = default_grants
     rls = _rls(state, exported)
     if rls:
         document["rls"] = rls

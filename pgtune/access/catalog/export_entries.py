@@ -44,6 +44,11 @@ class AccessExport:
     entries: list[dict[str, Any]] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # default privileges no '*' entry reproduces: (database, owner, role, schema) -> kind ->
+    # privileges, written as default_privileges.grants
+    explicit_defaults: dict[tuple[str, str, str, str], dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
 
 
 # (database, role, kind, schema) -> object key -> privileges. The key is the name, (name, args)
@@ -105,13 +110,10 @@ def relation_entries(
         found = defaults.get((database, schema, _OBJTYPE[kind], role), {})
         star = _star_privileges([o for o in owners if o != role], found, mine, objects)
         if not star and any(found.values()):
+            # e.g. several owners whose defaults differ: said exactly, per owner
             for owner, privileges in sorted(found.items()):
-                out.notes.append(
-                    f"default privileges FOR ROLE {owner!r} IN SCHEMA {schema!r} of {database!r}"
-                    f" give {role!r} {', '.join(ordered(kind, privileges))} on new "
-                    f"{_OBJTYPE[kind]}: not expressed (the format derives default privileges "
-                    f"from '*' access entries, for every owner in default_privileges.owners)"
-                )
+                if privileges:
+                    out.explicit_defaults[(database, owner, role, schema)][kind] |= privileges
         if star:
             entry = _entry(role, database, kind, star)
             entry["schemas"] = [schema]
@@ -132,6 +134,27 @@ def relation_entries(
             entry["schemas"] = [schema]
             entry[_PATTERN_KEY[kind]] = sorted(patterns)
             out.entries.append(entry)
+
+
+def default_grant_entries(out: AccessExport) -> list[dict[str, Any]]:
+    """``default_privileges.grants``: one per database, owner, role and privileges, with the
+    schemas that share them."""
+    grouped: dict[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = (
+        defaultdict(list)
+    )
+    for (database, owner, role, schema), kinds in sorted(out.explicit_defaults.items()):
+        privileges = tuple((k, tuple(ordered(k, kinds[k]))) for k in _RELATION_KINDS if kinds[k])
+        grouped[(database, owner, role, privileges)].append(schema)
+    return [
+        {
+            "owner": owner,
+            "role": role,
+            "database": database,
+            "schemas": sorted(schemas),
+            "privileges": {kind: list(privileges) for kind, privileges in kinds},
+        }
+        for (database, owner, role, kinds), schemas in sorted(grouped.items())
+    ]
 
 
 def column_entries(held: Held, out: AccessExport) -> None:

@@ -136,6 +136,20 @@ class RlsSpec:
 
 
 @dataclass(frozen=True)
+class DefaultGrant:
+    """``default_privileges.grants``: ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA each of
+    ``schemas`` GRANT the table / sequence / function privileges TO role, exactly; for default
+    privileges the ``owners`` + ``*`` entries cannot say (several owners that differ)."""
+
+    owner: str
+    role: str
+    database: str
+    schemas: tuple[str, ...]
+    privileges: Privileges
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class PolicySettings:
     drop_unmanaged_roles: bool = False
     manage_ownership: bool = False
@@ -154,6 +168,7 @@ class Policy:
     access: tuple[AccessEntry, ...] = ()
     profiles: dict[str, Profile] = field(default_factory=lambda: dict(BUILTIN_PROFILES))
     default_owners: tuple[str, ...] = ()
+    default_grants: tuple[DefaultGrant, ...] = ()
     rls: tuple[RlsSpec, ...] = ()
     source: str = field(default="<policy>", compare=False)
     # Lines of things `expand` may have to complain about: ("role", name),

@@ -43,6 +43,7 @@ from dataclasses import replace
 from pgtune.access.model import (
     PUBLIC,
     ClusterState,
+    DefaultObjectType,
     DefaultPrivilege,
     Grant,
     Inventory,
@@ -111,6 +112,40 @@ def _public_revocations(
             for owner in policy.default_owners
         }
     return frozenset(grants), frozenset(defaults)
+
+
+_DEFAULT_OBJTYPES: tuple[tuple[str, DefaultObjectType], ...] = (
+    ("table", "tables"),
+    ("sequence", "sequences"),
+    ("function", "functions"),
+)
+
+
+def _default_grants(policy: Policy, problems: list[Problem]) -> set[DefaultPrivilege]:
+    """``default_privileges.grants``: exactly as written, in schemas the policy manages."""
+    defaults: set[DefaultPrivilege] = set()
+    for grant in policy.default_grants:
+        spec = policy.databases.get(grant.database)
+        missing = [s for s in grant.schemas if spec is None or s not in spec.schemas]
+        if spec is None or missing:
+            where = f"schema {missing[0]!r} of " if spec is not None else ""
+            problems.append(
+                Problem(
+                    grant.line,
+                    f"default privileges: {where}database {grant.database!r} is not listed "
+                    "under databases:",
+                )
+            )
+            continue
+        if grant.owner == grant.role:
+            continue  # an owner holds everything on what it creates
+        defaults |= {
+            DefaultPrivilege(grant.database, grant.owner, schema, objtype, grant.role, p)
+            for schema in grant.schemas
+            for kind, objtype in _DEFAULT_OBJTYPES
+            for p in grant.privileges.of(kind)
+        }
+    return defaults
 
 
 def _memberships(policy: Policy, major: int, problems: list[Problem]) -> frozenset[Membership]:
@@ -203,6 +238,7 @@ def expand(
         grants |= expansion.grants
         defaults |= expansion.defaults
         problems += expansion.problems
+    defaults |= _default_grants(policy, problems)
     memberships = _memberships(policy, major, problems)
     rls_tables, rls_policies = _rls(policy, found, canonicalize, problems)
     public_grants, public_defaults = _public_revocations(policy, found)

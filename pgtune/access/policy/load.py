@@ -16,6 +16,7 @@ from pgtune.access.policy.rls_section import read_rls
 from pgtune.access.policy.schema_check import schema_problems
 from pgtune.access.policy.sections import (
     read_databases,
+    read_default_grants,
     read_default_owners,
     read_memberships,
     read_profiles,
@@ -53,6 +54,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     profiles = read_profiles(reader, data)
     access, from_profiles = read_access(reader, data, known_databases, profiles)
     default_owners = read_default_owners(reader, data)
+    default_grants = read_default_grants(reader, data)
     rls = read_rls(reader, data, known_databases)
     if _readable(data, "roles"):
         check_references(reader, set(roles))
@@ -83,6 +85,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         access=tuple(access),
         profiles=profiles,
         default_owners=default_owners,
+        default_grants=default_grants,
         rls=tuple(rls),
         source=source,
         lines=lines,

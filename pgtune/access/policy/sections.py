@@ -8,6 +8,7 @@ from pgtune.access.policy.document import (
     BUILTIN_PROFILES,
     KINDS,
     DatabaseSpec,
+    DefaultGrant,
     PolicySettings,
     Privileges,
     Profile,
@@ -198,6 +199,29 @@ def read_profiles(reader: Reader, data: dict[str, object]) -> dict[str, Profile]
             reader.reference(group, (*path, "member_of", index), "group", predefined_ok=True)
         profiles[name] = Profile(name, read_privileges(raw), tuple(sorted(set(member_of))))
     return profiles
+
+
+def read_default_grants(reader: Reader, data: dict[str, object]) -> tuple[DefaultGrant, ...]:
+    grants: list[DefaultGrant] = []
+    for index, raw in enumerate(items(mapping(data.get("default_privileges")).get("grants"))):
+        path: Path = ("default_privileges", "grants", index)
+        spec = mapping(raw)
+        owner, role, database = (text(spec.get(k)) for k in ("owner", "role", "database"))
+        if owner is None or role is None or database is None:
+            continue  # the schema check has said what is missing
+        reader.reference(owner, (*path, "owner"), "default privileges owner")
+        reader.reference(role, (*path, "role"), "role")
+        grants.append(
+            DefaultGrant(
+                owner,
+                role,
+                database,
+                tuple(strings(spec.get("schemas"))),
+                read_privileges(spec.get("privileges")),
+                reader.line(path),
+            )
+        )
+    return tuple(grants)
 
 
 def read_default_owners(reader: Reader, data: dict[str, object]) -> tuple[str, ...]:
