@@ -335,12 +335,14 @@ def test_connection_limits() -> None:
         *(Role(f"app{i:02}", login=True) for i in range(12)),
         Role("limited", login=True, connection_limit=10),
         Role("group"),
+        Role("gone", login=True, valid_until="2026-01-01T00:00:00+00:00"),  # expired
+        Role("never", login=True, valid_until="-infinity"),
     )
     f = only(bench(roles=roles), "PGT-ROLE-007")
     assert f.severity == "info" and f.seen.startswith("12 login role(s)")
     assert f.seen.endswith('"app09" and 2 more')
     assert f.remediation.startswith('ALTER ROLE "app00" CONNECTION LIMIT 20;')
-    assert found(bench(roles=roles[-2:]), "PGT-ROLE-007") == []
+    assert found(bench(roles=roles[-4:]), "PGT-ROLE-007") == []
 
 
 def test_password_complexity_and_auth_delay() -> None:
