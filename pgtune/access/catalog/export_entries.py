@@ -58,12 +58,27 @@ Held = dict[tuple[str, str, str, str], dict[Any, set[str]]]
 Defaults = dict[tuple[str, str, str, str], dict[str, set[str]]]
 
 
-def _objects(inventory: model.Inventory, kind: str, schema: str, role: str) -> list[Any]:
-    """Keys of the objects of ``kind`` in ``schema`` that ``role`` does not own."""
+# schema -> (object key, owner) of one kind of object, in the inventory's order
+BySchema = dict[str, list[tuple[Any, str]]]
+
+
+def _by_schema(inventory: model.Inventory, kind: str) -> BySchema:
+    """The objects of ``kind`` per schema: built once per database and kind (a scan of every
+    object per role and schema was quadratic on large clusters)."""
+    index: BySchema = defaultdict(list)
     if kind == "function":
-        return [(n, a) for (s, n, a), o in inventory.functions.items() if s == schema and o != role]
+        for (s, n, a), o in inventory.functions.items():
+            index[s].append(((n, a), o))
+        return index
     source = inventory.tables if kind == "table" else inventory.sequences
-    return [n for (s, n), o in source.items() if s == schema and o != role]
+    for (s, n), o in source.items():
+        index[s].append((n, o))
+    return index
+
+
+def _objects(index: BySchema, schema: str, role: str) -> list[Any]:
+    """Keys of the objects of the index's kind in ``schema`` that ``role`` does not own."""
+    return [key for key, owner in index.get(schema, ()) if owner != role]
 
 
 def _pattern(kind: str, key: Any) -> str | None:
@@ -104,8 +119,11 @@ def relation_entries(
         for kind in _RELATION_KINDS
         if _OBJTYPE[kind] == objtype
     }
+    indexes: dict[tuple[str, str], BySchema] = {}
     for database, role, kind, schema in sorted(keys):
-        objects = _objects(inventories[database], kind, schema, role)
+        if (database, kind) not in indexes:
+            indexes[(database, kind)] = _by_schema(inventories[database], kind)
+        objects = _objects(indexes[(database, kind)], schema, role)
         mine = held.get((database, role, kind, schema), {})
         found = defaults.get((database, schema, _OBJTYPE[kind], role), {})
         star = _star_privileges([o for o in owners if o != role], found, mine, objects)
