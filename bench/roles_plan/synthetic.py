@@ -428,3 +428,364 @@ def settle(conn: psycopg.Connection[Any]) -> None:
         )
     )
     conn.execute("CHECKPOINT")
+
+
+# =========================================================================== the dense shape
+#
+# What real clusters carry: many ACL items per table. The same layout (``s01`` .. with
+# ``per_schema`` tables ``t0001`` .. each with a serial key, two functions per schema, all owned
+# by ``app_owner``), but 200 roles that hold privileges on whole schemas:
+#
+# - 80 read-only groups ``ro_01`` .. ``ro_80``: CONNECT, USAGE and SELECT on the tables and
+#   sequences of 3 schemas each (group g: schemas 3g, 3g+1, 3g+2 modulo 20, 0-based);
+# - 60 read-write groups ``rw_01`` .. ``rw_60``: CONNECT, USAGE and every table privilege and
+#   every sequence privilege on 2 schemas each (group h: schemas 2h, 2h+1 modulo 20);
+# - 60 login users ``user_01`` .. ``user_60``: each a member of ``ro_NN`` (same number) and, the
+#   odd ones, of ``rw_NN``;
+# - default privileges FOR ROLE app_owner IN SCHEMA mirroring the grants;
+# - 10 column grants (``user_01`` .. ``user_10``: SELECT (payload) on ``s01.t0001`` ..
+#   ``s01.t0010``) and RLS with one policy on ``s01.t0001`` .. ``s01.t0005``;
+# - what real clusters also have: PUBLIC SELECT on every 100th table, and a second grantor: the
+#   schema's first read-write group holds SELECT WITH GRANT OPTION on every 50th table and grants
+#   it to the schema's first read-only group (which holds it from app_owner too);
+# - ad-hoc grants: 3 login users per schema (user j, 0-based: schema j modulo 20) each hold
+#   SELECT on every 10th table (those whose number ends in j // 20 + 1), without default
+#   privileges: a glob (``t???3``) in the pattern policy, a literal list of 100 names per
+#   schema in the exported one.
+#
+# So every schema has 12 read-only and 6 read-write groups, and every table and every sequence
+# 19 ACL items (owner, 12, 6): 760,000 at 20,000 tables, plus 6,000 ad-hoc, 400 second-grantor
+# and 200 PUBLIC items (``dense_acl_items``; ``live_acl_items`` counts them on the server).
+# Schemas beyond the 20th repeat the groups of schema (index modulo 20), so the density per
+# table is the same at every size: the groups of schemas not built yet hold nothing. The
+# matching pattern policy (:func:`dense_policy_document`) is the grants as profiles on schemas
+# (``"*"``) and globs; its plan has only the grant options to revoke (``dense_expected_changes``).
+
+DENSE_RO = tuple(f"ro_{i:02d}" for i in range(1, 81))
+DENSE_RW = tuple(f"rw_{i:02d}" for i in range(1, 61))
+DENSE_USERS = tuple(f"user_{i:02d}" for i in range(1, 61))
+DENSE_GROUP_SCHEMAS = 20  # the schema pattern repeats every 20 schemas
+DENSE_COLUMN_GRANTS = 10
+DENSE_RLS_TABLES = 5
+DENSE_PUBLIC_EVERY = 100  # PUBLIC SELECT on tables i % 100 == 0
+DENSE_GRANTOR_EVERY = 50  # second grantor on tables i % 50 == 0
+DENSE_ADHOC_EVERY = 10  # ad-hoc SELECT on the tables whose number ends in one digit
+DENSE_PROFILE = "everything"
+assert len(DENSE_RO) + len(DENSE_RW) + len(DENSE_USERS) == 200
+
+
+def _dense_ro_slots(g: int) -> set[int]:
+    return {(3 * g + k) % DENSE_GROUP_SCHEMAS for k in range(3)}
+
+
+def _dense_rw_slots(h: int) -> set[int]:
+    return {(2 * h + k) % DENSE_GROUP_SCHEMAS for k in range(2)}
+
+
+def dense_readers(index: int) -> list[str]:
+    """The read-only groups of schema ``s<index>`` (1-based): 12."""
+    slot = (index - 1) % DENSE_GROUP_SCHEMAS
+    return [r for g, r in enumerate(DENSE_RO) if slot in _dense_ro_slots(g)]
+
+
+def dense_writers(index: int) -> list[str]:
+    """The read-write groups of schema ``s<index>`` (1-based): 6."""
+    slot = (index - 1) % DENSE_GROUP_SCHEMAS
+    return [r for h, r in enumerate(DENSE_RW) if slot in _dense_rw_slots(h)]
+
+
+def dense_adhoc(index: int) -> list[tuple[str, int]]:
+    """(user, last digit of the table numbers) of the ad-hoc grants in schema ``s<index>``."""
+    slot = (index - 1) % DENSE_GROUP_SCHEMAS
+    return [
+        (u, j // DENSE_GROUP_SCHEMAS + 1)
+        for j, u in enumerate(DENSE_USERS)
+        if j % DENSE_GROUP_SCHEMAS == slot
+    ]
+
+
+def dense_table_privileges(major: int) -> list[str]:
+    return ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"] + (
+        ["MAINTAIN"] if major >= 17 else []
+    )
+
+
+def dense_expected_changes(layout: Layout, tables: int) -> int:
+    """The pattern policy's plan: per schema, the grant option of SELECT on every 50th table."""
+    per_schema = layout.per_schema // DENSE_GRANTOR_EVERY
+    return layout.schemas(tables) * per_schema
+
+
+def dense_acl_items(layout: Layout, tables: int) -> int:
+    """ACL items on the tables and sequences (owner + 12 + 6 each, PUBLIC, second grantor)."""
+    per = layout.per_schema
+    items = 2 * per * (1 + 12 + 6) + per // DENSE_PUBLIC_EVERY + per // DENSE_GRANTOR_EVERY
+    items += sum(
+        1
+        for _, digit in dense_adhoc(1)
+        for i in range(1, per + 1)
+        if i % DENSE_ADHOC_EVERY == digit
+    )
+    return layout.schemas(tables) * items
+
+
+def dense_policy_document(layout: Layout, tables: int, major: int) -> dict[str, Any]:
+    """The pattern policy of the dense cluster at ``tables`` tables: profiles on schemas."""
+    count = layout.schemas(tables)
+    schemas = [schema_name(i) for i in range(1, count + 1)]
+    roles: dict[str, dict[str, Any]] = {OWNER: {}}
+    roles.update({r: {} for r in (*DENSE_RO, *DENSE_RW)})
+    for j, user in enumerate(DENSE_USERS, start=1):
+        groups = [DENSE_RO[j - 1]] + ([DENSE_RW[j - 1]] if j % 2 else [])
+        roles[user] = {"login": True, "member_of": groups}
+    held: dict[str, list[str]] = {}
+    for i, s in enumerate(schemas, start=1):
+        for role in (*dense_readers(i), *dense_writers(i)):
+            held.setdefault(role, []).append(s)
+    access: list[dict[str, Any]] = []
+    for role in (*DENSE_RO, *DENSE_RW):
+        if role in held:
+            profile = "readonly" if role in DENSE_RO else DENSE_PROFILE
+            access.append(
+                {"role": role, "profile": profile, "database": DATABASE, "schemas": held[role]}
+            )
+    adhoc: dict[tuple[str, int], list[str]] = {}
+    for i, s in enumerate(schemas, start=1):
+        for user, digit in dense_adhoc(i):
+            adhoc.setdefault((user, digit), []).append(s)
+    access += [
+        {
+            "role": user,
+            "database": DATABASE,
+            "schemas": names,
+            "privileges": {"table": ["SELECT"]},
+            "tables": [f"t???{digit}"],
+        }
+        for (user, digit), names in adhoc.items()
+    ]
+    access += [
+        {
+            "role": DENSE_USERS[i - 1],
+            "database": DATABASE,
+            "schemas": [schemas[0]],
+            "privileges": {"table": ["SELECT"]},
+            "tables": [table_name(i)],
+            "columns": ["payload"],
+        }
+        for i in range(1, DENSE_COLUMN_GRANTS + 1)
+    ]
+    rls = [
+        {
+            "table": f"{DATABASE}.{schemas[0]}.{table_name(i)}",
+            "enable": True,
+            "policies": [
+                {
+                    "name": "tenant_isolation",
+                    "command": "ALL",
+                    "roles": [dense_writers(1)[0]],
+                    "using": TENANT,
+                    "with_check": TENANT,
+                }
+            ],
+        }
+        for i in range(1, DENSE_RLS_TABLES + 1)
+    ]
+    return {
+        "version": 1,
+        "roles": roles,
+        "profiles": {
+            DENSE_PROFILE: {
+                "database": ["CONNECT"],
+                "schema": ["USAGE"],
+                "table": dense_table_privileges(major),
+                "sequence": ["USAGE", "SELECT", "UPDATE"],
+            }
+        },
+        "databases": {DATABASE: {"schemas": {s: {"owner": OWNER} for s in schemas}}},
+        "access": access,
+        "default_privileges": {"owners": [OWNER]},
+        "rls": rls,
+    }
+
+
+def dense_create_globals(conn: psycopg.Connection[Any]) -> None:
+    """The 201 roles, the memberships and the database (``conn``: superuser, autocommit)."""
+    stmts: list[sql.Composable] = [
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(_role(name))
+        for name in (OWNER, *DENSE_RO, *DENSE_RW)
+    ]
+    for j, user in enumerate(DENSE_USERS, start=1):
+        stmts.append(sql.SQL("CREATE ROLE {} LOGIN").format(_role(user)))
+        groups = [DENSE_RO[j - 1]] + ([DENSE_RW[j - 1]] if j % 2 else [])
+        stmts += [sql.SQL("GRANT {} TO {}").format(_role(g), _role(user)) for g in groups]
+    conn.execute(_join(stmts))
+    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def _every(schema: str, every: int, per_schema: int, statement: str) -> sql.Composed:
+    """A DO block running ``statement`` (format(): %1$I schema, %2$I table) on every
+    ``every``-th table of ``schema``."""
+    return sql.SQL(
+        "DO $do$ BEGIN FOR i IN 1..{per} LOOP CONTINUE WHEN i % {every} <> 0; "
+        "EXECUTE format({stmt}, {schema}, 't' || lpad(i::text, 4, '0')); END LOOP; END $do$"
+    ).format(
+        per=sql.Literal(per_schema),
+        every=sql.Literal(every),
+        stmt=sql.Literal(statement),
+        schema=sql.Literal(schema),
+    )
+
+
+def dense_build_schema(conn: psycopg.Connection[Any], index: int, per_schema: int) -> None:
+    """Schema ``s<index>`` of the dense shape, in one transaction (``conn``: superuser to
+    ``app``, autocommit)."""
+    schema = schema_name(index)
+    s = sql.Identifier(schema)
+    readers, writers = dense_readers(index), dense_writers(index)
+    ro = sql.SQL(", ").join(map(_role, readers))
+    rw = sql.SQL(", ").join(map(_role, writers))
+    delegate, second = writers[0], readers[0]
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(s, _role(OWNER)))
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_role(OWNER)))
+        conn.execute(
+            sql.SQL(
+                "DO $do$ BEGIN FOR i IN 1..{per} LOOP "
+                "EXECUTE format('CREATE TABLE %I.%I (id serial PRIMARY KEY, "
+                "tenant_id int NOT NULL, payload text)', {schema}, "
+                "'t' || lpad(i::text, 4, '0')); "
+                "END LOOP; END $do$"
+            ).format(per=sql.Literal(per_schema), schema=sql.Literal(schema))
+        )
+        prefix = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}").format(
+            _role(OWNER), s
+        )
+        stmts: list[sql.Composable] = [
+            sql.SQL(
+                "CREATE FUNCTION {}.f_total(n integer) RETURNS integer LANGUAGE sql "
+                "IMMUTABLE AS 'SELECT n + 1'"
+            ).format(s),
+            sql.SQL(
+                "CREATE FUNCTION {}.f_touch() RETURNS void LANGUAGE plpgsql AS 'BEGIN END'"
+            ).format(s),
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}, {}").format(s, ro, rw),
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, ro),
+            sql.SQL("GRANT SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, ro),
+            sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA {} TO {}").format(s, rw),
+            sql.SQL("GRANT ALL ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, rw),
+            sql.SQL("{} GRANT SELECT ON TABLES TO {}").format(prefix, ro),
+            sql.SQL("{} GRANT SELECT ON SEQUENCES TO {}").format(prefix, ro),
+            sql.SQL("{} GRANT ALL ON TABLES TO {}").format(prefix, rw),
+            sql.SQL("{} GRANT ALL ON SEQUENCES TO {}").format(prefix, rw),
+            _every(schema, DENSE_PUBLIC_EVERY, per_schema, "GRANT SELECT ON %1$I.%2$I TO PUBLIC"),
+            _every(
+                schema,
+                DENSE_GRANTOR_EVERY,
+                per_schema,
+                f"GRANT SELECT ON %1$I.%2$I TO {delegate} WITH GRANT OPTION",
+            ),
+        ]
+        conn.execute(_join(stmts))
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_role(delegate)))
+        conn.execute(
+            _every(
+                schema, DENSE_GRANTOR_EVERY, per_schema, f"GRANT SELECT ON %1$I.%2$I TO {second}"
+            )
+        )
+        conn.execute("RESET ROLE")
+        conn.execute(
+            _join(
+                [
+                    sql.SQL(
+                        "DO $do$ BEGIN FOR i IN 1..{per} LOOP "
+                        "CONTINUE WHEN i % {every} <> {digit}; "
+                        "EXECUTE format('GRANT SELECT ON %I.%I TO {user}', {schema}, "
+                        "'t' || lpad(i::text, 4, '0')); END LOOP; END $do$"
+                    ).format(
+                        per=sql.Literal(per_schema),
+                        every=sql.Literal(DENSE_ADHOC_EVERY),
+                        digit=sql.Literal(digit),
+                        user=_role(user),
+                        schema=sql.Literal(schema),
+                    )
+                    for user, digit in dense_adhoc(index)
+                ]
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+                sql.Identifier(DATABASE), ro, rw
+            )
+        )
+        if index == 1:
+            stmts = []
+            for i in range(1, DENSE_COLUMN_GRANTS + 1):
+                t = sql.SQL("{}.{}").format(s, sql.Identifier(table_name(i)))
+                stmts.append(
+                    sql.SQL("GRANT SELECT (payload) ON {} TO {}").format(
+                        t, _role(DENSE_USERS[i - 1])
+                    )
+                )
+            for i in range(1, DENSE_RLS_TABLES + 1):
+                t = sql.SQL("{}.{}").format(s, sql.Identifier(table_name(i)))
+                stmts.append(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(t))
+                stmts.append(
+                    sql.SQL(
+                        "CREATE POLICY tenant_isolation ON {} AS PERMISSIVE FOR ALL TO {} "
+                        "USING ({}) WITH CHECK ({})"
+                    ).format(t, _role(writers[0]), sql.SQL(TENANT), sql.SQL(TENANT))
+                )
+            conn.execute(_join(stmts))
+
+
+def live_acl_items(conn: psycopg.Connection[Any]) -> int:
+    """ACL items on the tables and sequences of the ``s*`` schemas (``conn`` to ``app``)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(cardinality(c.relacl)), 0) FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'S') AND n.nspname ~ '^s[0-9]+$'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+# --------------------------------------------------------------------------- both shapes
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How to build one shape of the cluster and the policy that matches it."""
+
+    name: str
+
+    @property
+    def dense(self) -> bool:
+        return self.name == "dense"
+
+    def create_globals(self, conn: psycopg.Connection[Any]) -> None:
+        if self.dense:
+            dense_create_globals(conn)
+        else:
+            create_globals(conn)
+
+    def create_database_objects(self, conn: psycopg.Connection[Any]) -> None:
+        if not self.dense:
+            create_database_objects(conn)
+
+    def build_schema(self, conn: psycopg.Connection[Any], index: int, per_schema: int) -> None:
+        if self.dense:
+            dense_build_schema(conn, index, per_schema)
+        else:
+            build_schema(conn, index, per_schema)
+
+    def policy_document(self, layout: Layout, tables: int, major: int) -> dict[str, Any]:
+        if self.dense:
+            return dense_policy_document(layout, tables, major)
+        return policy_document(layout, tables)
+
+    def expected_changes(self, layout: Layout, tables: int) -> int:
+        if self.dense:
+            return dense_expected_changes(layout, tables)
+        return expected_changes(layout, tables)
+
+
+SHAPES = ("dense", "sparse")
