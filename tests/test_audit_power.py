@@ -21,6 +21,7 @@ from pgtune.audit.collect import collect
 from pgtune.audit.findings import run_checks
 from pgtune.audit.findings.power import paths_to_power
 from pgtune.audit.model import Finding
+from pgtune.audit.review import future_privilege_doc, review_access
 
 MAJORS = (15, 18)
 HOSTILE = 'ev"il\nDROP ROLE x; --'  # a login role name with a quote, a newline and a comment
@@ -267,8 +268,20 @@ def test_public_privileges_merged_functions_and_extension_wrappers(
     cluster = pg_cluster_factory(major)
     cluster.start()
     run_sql(cluster, ["CREATE DATABASE app", "GRANT CREATE ON DATABASE app TO PUBLIC"])
-    run_sql(cluster, ["CREATE DATABASE quiet", "CREATE ROLE member LOGIN"])
+    run_sql(
+        cluster,
+        ["CREATE DATABASE quiet", "CREATE ROLE readers NOLOGIN", "CREATE ROLE member LOGIN"],
+    )
+    run_sql(cluster, ["GRANT readers TO member"])
     run_sql(cluster, APP_SQL, "app")
+    run_sql(
+        cluster,
+        [
+            "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public "
+            "GRANT UPDATE ON TABLES TO readers WITH GRANT OPTION"
+        ],
+        "app",
+    )
     if major == 15:  # removed in 17
         run_sql(cluster, ["CREATE EXTENSION adminpack"], "app")
     snapshot = collect(dsn_of(cluster))
@@ -325,6 +338,36 @@ def test_public_privileges_merged_functions_and_extension_wrappers(
         if major == 15:
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="pg_file_rename"):
                 conn.execute("SELECT pg_catalog.pg_file_rename('a', 'b')")
+
+    # The review says what member will get on tables postgres creates later, and through whom
+    # (PostgreSQL's own PUBLIC EXECUTE on functions is left out).
+    [review] = [
+        r
+        for r in review_access(snapshot.access.state, snapshot.access.inventories)
+        if r.role.name == "member"
+    ]
+    assert [future_privilege_doc(f) for f in review.future_privileges] == [
+        {
+            "database": "app",
+            "owner": "postgres",
+            "schema": None,
+            "objtype": "tables",
+            "privileges": ["SELECT"],
+            "grantable": [],
+            "via": ["PUBLIC"],
+            "set_role": False,
+        },
+        {
+            "database": "app",
+            "owner": "postgres",
+            "schema": "public",
+            "objtype": "tables",
+            "privileges": ["INSERT", "UPDATE"],
+            "grantable": ["UPDATE"],
+            "via": ["PUBLIC", "readers"],
+            "set_role": False,
+        },
+    ]
 
     # Quiet where nothing was granted: the other database has no such finding.
     assert not [f for f in findings if f.id in NEW_IDS and f.database == "quiet"]
@@ -468,3 +511,31 @@ def test_public_checks_skip_builtin_defaults_and_group_tables() -> None:
     [f] = found(many, "PGT-PRIV-003")
     assert f.seen.endswith('"t0", "t1", "t2", "t3", "t4", ... (7 in all)')
     assert f.remediation.count('"public"."t') == 7
+
+
+def test_future_privileges_at_login_and_after_set_role() -> None:
+    roles = [Role("u", login=True), Role("team"), Role("admin"), Role("boss", login=True)]
+    defaults = [
+        DefaultPrivilege("app", "owner", "s", "tables", "team", "SELECT"),
+        DefaultPrivilege("app", "owner", "s", "tables", "admin", "SELECT"),
+        DefaultPrivilege("app", "owner", "s", "tables", "admin", "DELETE", grantable=True),
+        DefaultPrivilege("app", "owner", None, "functions", PUBLIC, "EXECUTE"),  # built-in
+        DefaultPrivilege("app", "owner", None, "sequences", "nobody", "USAGE"),
+    ]
+    base = snap(
+        roles=[*roles, Role("boss", login=True, superuser=True)],
+        memberships=[
+            Membership("team", "u", inherit=True, set=True),
+            Membership("admin", "u", inherit=False, set=True),
+        ],
+    )
+    state = replace(base.access.state, default_privileges=frozenset(defaults))
+    reviews = {r.role.name: r for r in review_access(state, {})}
+    assert reviews["boss"].future_privileges == ()  # a superuser holds everything anyway
+    assert [
+        (f.schema, f.objtype, f.privileges, f.grantable, f.via, f.set_role)
+        for f in reviews["u"].future_privileges
+    ] == [
+        ("s", "tables", ("SELECT",), (), ("team",), False),
+        ("s", "tables", ("DELETE",), ("DELETE",), ("admin",), True),  # SELECT: at login
+    ]

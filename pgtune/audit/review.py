@@ -18,6 +18,13 @@ every grantee that contributes to it. A group holds
 the *exact* object set in its smaller form: ``all``, ``all_but`` (the exceptions) or ``some``
 (the members), so the next review diffs exactly (baseline.py) while renderers list few names.
 
+Future objects: ``future_privileges`` says what the role will get on objects created later,
+from default privileges (``ALTER DEFAULT PRIVILEGES FOR ROLE owner [IN SCHEMA s] GRANT ...``)
+whose grantee is the role, a role it inherits from, PUBLIC, or (``set_role``) a role it may
+SET ROLE to: per database, owner, schema (None: every schema) and object type. PostgreSQL's
+built-in defaults (PUBLIC EXECUTE on functions, USAGE on types: every owner, every role) are
+left out, as everywhere-the-same noise; a superuser's list is empty like its privileges.
+
 Objects are not visited one by one per role: those of one group key with the same grants,
 owners and inventory presence (their *profile*) are held alike by every set of grantees, so
 each set is evaluated once per profile (a few hundred at 20,000 tables) and objects join their
@@ -34,6 +41,7 @@ from pgtune.access.model import (
     PRIVILEGES,
     PUBLIC,
     ClusterState,
+    DefaultPrivilege,
     Grant,
     Inventory,
     Membership,
@@ -129,12 +137,46 @@ class PrivilegeGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class FuturePrivilege:
+    """What the role will hold on the objects ``owner`` creates later (default privileges)."""
+
+    database: str
+    owner: str
+    schema: str | None  # None: in every schema (the owner's global default privileges)
+    objtype: str  # tables, sequences, functions, types, schemas
+    privileges: tuple[str, ...]
+    grantable: tuple[str, ...]  # granted WITH GRANT OPTION
+    via: tuple[str, ...]  # the grantees they come through: the role, a group, PUBLIC
+    set_role: bool = False  # only after SET ROLE
+
+
+@dataclass(frozen=True, slots=True)
 class RoleReview:
     role: Role
     memberships: tuple[MembershipPath, ...]
     capabilities: tuple[Capability, ...]
     privileges: tuple[PrivilegeGroup, ...]  # in effect at login
     set_role_privileges: tuple[PrivilegeGroup, ...]  # added by SET ROLE, not in the above
+    future_privileges: tuple[FuturePrivilege, ...] = ()  # on objects created later
+
+
+# PostgreSQL's own default privileges, the same for every owner and every role.
+BUILTIN_DEFAULTS = {("functions", "EXECUTE"), ("types", "USAGE")}
+
+
+def future_privilege_doc(f: FuturePrivilege) -> dict[str, object]:
+    """One ``future_privileges`` entry of the JSON report (``schema`` null: every schema;
+    PUBLIC in ``via`` spelled ``PUBLIC``)."""
+    return {
+        "database": f.database,
+        "owner": f.owner,
+        "schema": f.schema,
+        "objtype": f.objtype,
+        "privileges": list(f.privileges),
+        "grantable": list(f.grantable),
+        "via": ["PUBLIC" if v == PUBLIC else v for v in f.via],
+        "set_role": f.set_role,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +349,10 @@ class _Index:
             self.parts[key] = tuple(
                 _Part(pid, frozenset(names)) for pid, names in by_profile.items()
             )
+        self.defaults: dict[str, list[DefaultPrivilege]] = defaultdict(list)  # by grantee
+        for d in state.default_privileges:
+            if not (d.grantee == PUBLIC and (d.objtype, d.privilege) in BUILTIN_DEFAULTS):
+                self.defaults[d.grantee].append(d)
         self.held_cache: dict[tuple[int, frozenset[str]], _Held] = {}
         self.cache: dict[
             tuple[frozenset[str], frozenset[str]],
@@ -545,6 +591,47 @@ def _privileges(
     return index.cache[key]
 
 
+_FutureKey = tuple[str, str, str | None, str]  # (database, owner, schema, objtype)
+
+
+def _future(index: _Index, inherited: set[str], by_set: set[str]) -> tuple[FuturePrivilege, ...]:
+    """Default privileges reaching the role, grouped per (database, owner, schema, objtype)
+    and whether SET ROLE is needed; SET ROLE's part holds only what login does not."""
+    held: dict[bool, dict[_FutureKey, dict[str, tuple[set[str], bool]]]] = {False: {}, True: {}}
+    for set_role, grantees in ((False, inherited), (True, by_set - inherited)):
+        for grantee in sorted(grantees):
+            for d in index.defaults.get(grantee, ()):
+                key: _FutureKey = (d.database, d.owner, d.schema, d.objtype)
+                privileges = held[set_role].setdefault(key, {})
+                via, option = privileges.get(d.privilege, (set(), False))
+                via.add(grantee)
+                privileges[d.privilege] = (via, option or d.grantable)
+    found: list[FuturePrivilege] = []
+    for set_role in (False, True):
+        for key, privileges in held[set_role].items():
+            if set_role:
+                at_login = held[False].get(key, {})
+                privileges = {p: v for p, v in privileges.items() if p not in at_login}
+            if not privileges:
+                continue
+            kind = DEFAULT_KINDS.get(key[3], key[3])
+            found.append(
+                FuturePrivilege(
+                    *key,
+                    privileges=_order(privileges, kind),
+                    grantable=_order((p for p, (_, g) in privileges.items() if g), kind),
+                    via=tuple(sorted(set().union(*(v for v, _ in privileges.values())))),
+                    set_role=set_role,
+                )
+            )
+    return tuple(
+        sorted(found, key=lambda f: (f.set_role, f.database, f.owner, f.schema or "", f.objtype))
+    )
+
+
+DEFAULT_KINDS = {"tables": "table", "sequences": "sequence", "functions": "function"}
+
+
 def review_role(index: _Index, role: Role) -> RoleReview:
     memberships = memberships_of(index, role.name)
     capabilities = _capabilities(index, role, memberships)
@@ -555,7 +642,8 @@ def review_role(index: _Index, role: Role) -> RoleReview:
     privileges, set_role_privileges = _privileges(
         index, index.holders(inherited), index.holders(by_set)
     )
-    return RoleReview(role, memberships, capabilities, privileges, set_role_privileges)
+    future = _future(index, inherited, by_set)
+    return RoleReview(role, memberships, capabilities, privileges, set_role_privileges, future)
 
 
 def review_access(
