@@ -232,6 +232,7 @@ def test_the_json_keeps_its_documented_keys() -> None:
         "policy",
         "roles",
         "review",
+        "groups",
         "changes",
         "findings",
     ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pgtune import __version__
-from pgtune.access.model import Role
+from pgtune.access.model import ClusterState, Membership, Role
 from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
 from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview
 from pgtune.errors import DataError, UsageError
@@ -101,6 +101,47 @@ def review_doc(review: RoleReview) -> Doc:
     }
 
 
+def _how(m: Membership, roles: Mapping[str, Role]) -> str:
+    member = roles.get(m.member)
+    inherits = m.inherit if m.inherit is not None else (member.inherit if member else True)
+    if inherits:
+        return "inherit"
+    return "set_role" if m.set is not False else "none"
+
+
+def groups_doc(state: ClusterState, reviews: Sequence[RoleReview]) -> list[Doc]:
+    """Who is in each group (NOLOGIN role): its direct members and how (inherit, SET ROLE
+    only, or neither), then the login roles that reach it through other groups, with the path.
+    Predefined roles are listed only when someone is in them."""
+    direct: dict[str, list[Doc]] = {}
+    for m in sorted(state.memberships, key=lambda m: (m.group, m.member)):
+        member = state.roles.get(m.member)
+        direct.setdefault(m.group, []).append(
+            {
+                "member": m.member,
+                "login": bool(member and member.login),
+                "how": _how(m, state.roles),
+                "admin": m.admin,
+            }
+        )
+    indirect: dict[str, list[Doc]] = {}
+    for review in reviews:
+        for held in review.memberships:
+            if len(held.path) > 2:
+                indirect.setdefault(held.role, []).append(
+                    {"member": review.role.name, "how": held.how, "path": list(held.path)}
+                )
+    return [
+        {
+            "role": name,
+            "members": direct.get(name, []),
+            "indirect": sorted(indirect.get(name, []), key=lambda d: (d["member"], d["path"])),
+        }
+        for name, role in sorted(state.roles.items())
+        if not role.login and (not name.startswith("pg_") or name in direct)
+    ]
+
+
 def finding_doc(finding: Finding) -> Doc:
     return asdict(finding)
 
@@ -140,6 +181,7 @@ def _empty_section(label: str) -> Doc:
         "policy": None,
         "roles": {},
         "review": [],
+        "groups": [],
         "changes": None,
         "findings": [],
     }
@@ -174,6 +216,7 @@ def cluster_section(
             if not name.startswith("pg_")
         },
         "review": [review_doc(r) for r in reviews],
+        "groups": groups_doc(snapshot.access.state, reviews),
         "findings": found,
     }
 
@@ -430,17 +473,51 @@ def attributes_text(attrs: Mapping[str, Any]) -> str:
     return ", ".join(flags)
 
 
+_MD_PUNCTUATION = re.compile(r"([`*\[\]|#~$])")
+_MD_LEADING = re.compile(r"^([-+=]|\d+(?=[.)]))")
+
+
 def md_escape(text: object) -> str:
-    r"""Text safe in Markdown (tables included); intra-word underscores stay readable.
+    r"""Text safe in Markdown (GFM tables included), on one line; underscores inside words stay.
+
+    Nothing in it can become markup: emphasis, strike-through (``~~``), code, links, images,
+    raw HTML, headings, quotes, list items (a leading ``-``, ``+``, ``1.``), table cells, math,
+    or a GFM autolink (``https://``, ``www.``, an e-mail address).
 
     >>> md_escape("app_rw | <b>*x*</b> _y_")
     'app_rw \\| &lt;b&gt;\\*x\\*&lt;/b&gt; \\_y\\_'
+    >>> md_escape("- z ~~s~~ https://evil.example www.x.org a@b.co 1. x\nnext")
+    '\\- z \\~\\~s\\~\\~ https\\:\\/\\/evil.example www\\.x.org a\\@b.co 1. x next'
+    >>> md_escape("1. x"), md_escape("# x")
+    ('1\\. x', '\\# x')
     """
-    value = str(text).replace("\\", "\\\\").replace("&", "&amp;")
+    value = " ".join(str(text).split())  # one line: a newline would end a list item or a row
+    value = value.replace("\\", "\\\\").replace("&", "&amp;")
     value = value.replace("<", "&lt;").replace(">", "&gt;")
-    value = re.sub(r"([`*|\[\]#])", r"\\\1", value)
+    value = _MD_PUNCTUATION.sub(r"\\\1", value)
     value = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", value)
-    return " ".join(value.split())  # one line: a newline would end a list item or table row
+    # GFM autolinks: a scheme's "://", "www." and an e-mail's "@" are what make them
+    value = re.sub(r"://", r"\\:\\/\\/", value)
+    value = re.sub(r"(?i)\b(www)\.", r"\1\\.", value)
+    value = value.replace("@", "\\@")
+    return _MD_LEADING.sub(
+        lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0),
+        value,
+        count=1,
+    )
+
+
+def pg_value(value: object) -> str:
+    """A value as PostgreSQL spells it (changes since the baseline).
+
+    >>> [pg_value(v) for v in (None, True, False, -1, "infinity")]
+    ['NULL', 'true', 'false', '-1', 'infinity']
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def md_fence(text: str, info: str = "") -> str:
@@ -471,6 +548,8 @@ def _environment(templates_dir: Path | None, html: bool) -> Any:
         attributes_text=attributes_text,
         md=md_escape,
         fence=md_fence,
+        pg_value=pg_value,
+        identity_text=identity_text,
     )
     env.globals.update(severities=SEVERITIES, max_listed=MAX_LISTED)
     return env, directory
