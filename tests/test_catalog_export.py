@@ -178,7 +178,6 @@ def test_what_the_format_cannot_say_is_listed_in_the_header(
         "database 'elsewhere' was not read, so it is not in this file: not inspected",
         "role 'analyst' is VALID UNTIL '-infinity' (never valid): not expressed",
         "PUBLIC holds CREATE on schema 'sales' of 'app'",
-        "PUBLIC holds SELECT on table 'sales'.'orders' of 'app'",
         "table 'sales'.'customers' of 'app': 'pg_read_all_data' holds SELECT",
         "table 'sales'.'customers' of 'app': 'app' may grant SELECT to others",
         "'analyst' gets SELECT on new tables (FOR ROLE 'app_owner', 'app')",
@@ -191,12 +190,23 @@ def test_what_the_format_cannot_say_is_listed_in_the_header(
     data = yaml.safe_load(text)
     assert data["version"] == 1
     assert "settings" not in data  # PUBLIC may run one function, not the other: not set
+    # PUBLIC's grant on a table is an access entry for PUBLIC
+    assert {
+        "role": "PUBLIC",
+        "database": "app",
+        "privileges": {"table": ["SELECT"]},
+        "schemas": ["sales"],
+        "tables": ["orders"],
+    } in data["access"]
     # a plan changes exactly what the notes say it would
     plan = _plan(inspection, text)
     for fragment in (
         "VALID UNTIL 'infinity'",
         'REVOKE GRANT OPTION FOR SELECT ON TABLE "sales"."customers" FROM "app"',
         'FOR ROLE "app_owner" REVOKE SELECT ON TABLES FROM "analyst"',
+        # complete state: what PUBLIC and unlisted roles hold beyond the policy
+        'REVOKE CREATE ON SCHEMA "sales" FROM PUBLIC',
+        "-- reported only",  # pg_read_all_data's SELECT (settings.unmanaged_roles: report)
     ):
         assert [c for c in plan if fragment in c], (fragment, plan)
-    assert len(plan) == 3, plan
+    assert len(plan) == 5, plan

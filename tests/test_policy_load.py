@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pgtune.access.model import PUBLIC
 from pgtune.access.policy import PolicyError, load_policy, parse_policy
 from pgtune.errors import DataError
 
@@ -142,7 +143,7 @@ def test_predefined_roles_and_public_are_allowed_where_they_make_sense() -> None
         "access.yaml",
     )
     assert policy.databases["app"].schemas["public"].owner == "pg_database_owner"
-    assert [p.roles for p in policy.rls[0].policies] == [("PUBLIC",), ("pg_monitor",)]
+    assert [p.roles for p in policy.rls[0].policies] == [(PUBLIC,), ("pg_monitor",)]
 
 
 def test_yaml_11_words_are_names_not_booleans() -> None:

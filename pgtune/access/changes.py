@@ -86,8 +86,10 @@ def object_sql(obj: ObjectRef) -> sql.Composable:
     if obj.kind == "sequence":
         return sql.SQL("SEQUENCE {}").format(qualified)
     if obj.kind == "function":
-        # ROUTINE covers functions, procedures and aggregates alike.
-        return sql.SQL("ROUTINE {}({})").format(qualified, trusted(obj.args or ""))
+        # ROUTINE covers functions, procedures and aggregates alike. The argument types alone
+        # (ObjectRef.types): an ordered-set aggregate's identity "x ORDER BY y" is not valid here.
+        args = obj.types if obj.types is not None else obj.args
+        return sql.SQL("ROUTINE {}({})").format(qualified, trusted(args or ""))
     return sql.SQL("TABLE {}").format(qualified)
 
 

@@ -6,9 +6,12 @@ a frozen dataclass in one canonical form, so equal states compare equal:
 
 - names are exact identifiers as PostgreSQL stores them (case and quotes already resolved);
 - privileges are upper-case keywords (SELECT, USAGE, CONNECT, TEMPORARY, EXECUTE, ...);
-- PUBLIC is the grantee "PUBLIC" (no role can have that name unquoted-folded: "public");
+- PUBLIC is the grantee ``PUBLIC`` = "" (the empty name, which no role can have: PostgreSQL
+  refuses zero-length identifiers), told apart from a real role named "PUBLIC" by OID in the
+  catalog queries (aclexplode grantee 0). Files, SQL and reasons spell it ``PUBLIC_KEYWORD``;
+  changes.ident / changes.grantee_text render it;
 - functions are identified by name and identity arguments (pg_get_function_identity_arguments);
-- RLS policy roles are a sorted tuple, "PUBLIC" for the public pseudo-role;
+- RLS policy roles are a sorted tuple, PUBLIC for the public pseudo-role;
 - expressions (USING / WITH CHECK) are kept as the server's deparsed text (pg_get_expr) on the
   live side and canonicalised to the same form on the desired side (expressions.py).
 """
@@ -16,7 +19,8 @@ a frozen dataclass in one canonical form, so equal states compare equal:
 from dataclasses import dataclass, field
 from typing import Literal
 
-PUBLIC = "PUBLIC"
+PUBLIC = ""
+PUBLIC_KEYWORD = "PUBLIC"  # how files, statements and reasons spell PUBLIC
 
 ObjectKind = Literal["database", "schema", "table", "sequence", "function", "column"]
 DefaultObjectType = Literal["tables", "sequences", "functions", "types", "schemas"]
@@ -91,6 +95,9 @@ class ObjectRef:
     name: str | None = None  # table, sequence or function name; None for database/schema
     args: str | None = None  # function identity arguments, e.g. "integer, text"
     column: str | None = None
+    # Function argument types alone (oidvectortypes), for statements: the identity arguments
+    # of an ordered-set aggregate ("x ORDER BY y") are not valid there. Not part of identity.
+    types: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -168,6 +175,15 @@ class Scope:
     public_default_revocations: frozenset[DefaultPrivilege] = frozenset()
     # Roles the policy does not list that are members of managed roles: "report" (a
     # report-only change), "revoke" or "ignore" (policy settings.unmanaged_roles).
+    # Complete state (grants on objects): on managed objects (the managed databases, their
+    # managed schemas and everything in them) every privilege the policy does not grant is
+    # drift — PUBLIC's too, except ``public_allowed`` (PostgreSQL's built-in defaults the
+    # policy keeps: left alone when held, never granted back). Roles the policy does not list
+    # ("unmanaged", predefined ones included) follow ``unmanaged_roles``: "report" (a
+    # report-only change: drift for --check, never applied), "revoke", or "ignore". Off
+    # (the older rule: only policy roles and ``public_revocations``) unless ``complete``.
+    complete: bool = False
+    public_allowed: frozenset[Grant] = frozenset()
     unmanaged_roles: Literal["report", "revoke", "ignore"] = "ignore"
 
 
@@ -181,6 +197,10 @@ class ClusterState:
     policies: dict[tuple[TableRef, str], RlsPolicy] = field(default_factory=dict)
     # Objects that should be owned by a role (only with Scope.manage_ownership).
     owners: dict[ObjectRef, str] = field(default_factory=dict)
+    # Live side only: (object, grantee, privilege) -> the roles other than the object's owner
+    # that granted it (WITH GRANT OPTION chains). A plain REVOKE by the owner or a superuser
+    # does not remove those items; the diff revokes them as their grantor.
+    grantors: dict[tuple[ObjectRef, str, str], frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +213,5 @@ class Inventory:
     sequences: dict[tuple[str, str], str] = field(default_factory=dict)
     functions: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (s, name, args)
     columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # (s, name, args) -> argument types for statements (ObjectRef.types); derived, not compared
+    function_types: dict[tuple[str, str, str], str] = field(default_factory=dict, compare=False)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from pgtune.access import model
-from pgtune.access.catalog.export_access import describe, export_access
+from pgtune.access.catalog.export_access import export_access
 from pgtune.access.catalog.export_entries import default_grant_entries
 from pgtune.access.catalog.reader import Inspection
 from pgtune.names import one_line
@@ -104,20 +104,8 @@ def _public_extras(privileges: set[str], where: str, notes: list[str]) -> None:
     if privileges:
         notes.append(
             f"PUBLIC holds {', '.join(sorted(privileges))} on {where}: not expressed "
-            "(the format never grants to PUBLIC; a plan leaves PUBLIC alone)"
+            "(a plan revokes it)"
         )
-
-
-def _public_object_notes(state: model.ClusterState, databases: Sequence[str]) -> list[str]:
-    """PUBLIC's grants on tables, sequences and columns (functions: see the settings)."""
-    return [
-        f"PUBLIC holds {g.privilege} on {describe(g.object)}: not expressed "
-        "(the format never grants to PUBLIC; a plan leaves PUBLIC alone)"
-        for g in sorted(state.grants)
-        if g.grantee == model.PUBLIC
-        and g.object.database in databases
-        and g.object.kind in ("table", "sequence", "column")
-    ]
 
 
 def _table_text(table: model.TableRef) -> str | dict[str, str]:
@@ -177,7 +165,7 @@ def export_policy(inspection: Inspection, databases: Sequence[str]) -> str:
     role_specs = {name: _role(role, notes) for name, role in roles.items()}
     memberships = [_membership(m) for m in sorted(state.memberships) if m.member in roles]
     database_specs = {db: _database(state, inspection.inventories[db], notes) for db in exported}
-    notes += _public_object_notes(state, exported)
+    # PUBLIC's grants on tables, sequences and columns are `role: PUBLIC` access entries.
     inventories = {db: inspection.inventories[db] for db in exported}
     access, revoke_execute = export_access(state, inventories, set(roles), exported)
     notes += access.notes

@@ -52,9 +52,13 @@ def _sort_grants(
     grantable: list[tuple[model.Grant, str]] = []
     for grant in state.grants:
         obj, role = grant.object, grant.grantee
-        if obj.database not in databases or role == model.PUBLIC:
+        if obj.database not in databases:
             continue
-        if role not in roles:
+        if role == model.PUBLIC:
+            if obj.kind not in ("table", "sequence", "column"):
+                continue  # revoke_public and revoke_public_function_execute say these
+            role = model.PUBLIC_KEYWORD  # an access entry `role: PUBLIC`
+        if role not in roles and role != model.PUBLIC_KEYWORD:
             predefined.append(grant)
             continue
         if grant.grantable:

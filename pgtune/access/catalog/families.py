@@ -56,6 +56,8 @@ class ClusterPart:
     memberships: frozenset[model.Membership]
     databases: dict[str, DatabaseFacts]
     grants: tuple[model.Grant, ...]  # on the databases themselves
+    # (object, grantee, privilege) -> grantors other than the owner (ClusterState.grantors)
+    grantors: dict[tuple[model.ObjectRef, str, str], set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,7 +70,10 @@ class DatabasePart:
     default_privileges: list[model.DefaultPrivilege] = field(default_factory=list)
     rls_tables: dict[model.TableRef, model.RlsTable] = field(default_factory=dict)
     policies: dict[tuple[model.TableRef, str], model.RlsPolicy] = field(default_factory=dict)
+    # (object, grantee, privilege) -> grantors other than the owner (ClusterState.grantors)
+    grantors: dict[tuple[model.ObjectRef, str, str], set[str]] = field(default_factory=dict)
     inventory: model.Inventory | None = None
+    function_types: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def membership_query(major: int) -> str:
@@ -82,12 +87,43 @@ def read_cluster(fetch: Fetch, major: int, databases: Sequence[str]) -> ClusterP
     )
     facts: dict[str, DatabaseFacts] = {}
     grants: list[model.Grant] = []
+    grantors: dict[tuple[model.ObjectRef, str, str], set[str]] = {}
     for row in fetch("databases", DatabaseRow, {"databases": list(databases)}):
         facts[row.database] = DatabaseFacts(row.owner, row.allow_connections, row.can_connect)
         granted = convert.grant(model.ObjectRef("database", row.database), row)
         if granted is not None:
             grants.append(granted)
-    return ClusterPart(roles, memberships, facts, tuple(grants))
+            _grantor(grantors, granted, row.grantor, row.owner)
+    return ClusterPart(roles, memberships, facts, tuple(grants), grantors)
+
+
+def _grantor(
+    into: dict[tuple[model.ObjectRef, str, str], set[str]],
+    granted: model.Grant,
+    grantor: str | None,
+    owner: str,
+) -> None:
+    """Remember who granted an item when someone other than the owner did (None: the owner).
+    The owner is listed too when it granted the same privilege as well; the queries order a
+    privilege's items with the owner's last, so its item comes after the others."""
+    key = (granted.object, granted.grantee, granted.privilege)
+    if grantor is not None:
+        into.setdefault(key, set()).add(grantor)
+    elif key in into:
+        into[key].add(owner)
+
+
+def _row_grantors(
+    into: dict[tuple[model.ObjectRef, str, str], set[str]],
+    items: list[tuple[model.ObjectRef, str, str, str | None]],
+    owner: str,
+) -> None:
+    """The grantors of one object's items (object, grantee, privilege, grantor), for the rare
+    object where someone other than its owner granted something."""
+    foreign = {(o, g, p) for o, g, p, by in items if by is not None}
+    for obj, grantee, privilege, by in items:
+        if (obj, grantee, privilege) in foreign:
+            into.setdefault((obj, grantee, privilege), set()).add(owner if by is None else by)
 
 
 def read_database(fetch: Fetch, database: str) -> DatabasePart:
@@ -102,7 +138,9 @@ def read_database(fetch: Fetch, database: str) -> DatabasePart:
     for row in fetch("policies", PolicyRow):
         policy = convert.policy(database, row)
         part.policies[(policy.table, policy.name)] = policy
-    part.inventory = model.Inventory(database, schemas, tables, sequences, functions, columns)
+    part.inventory = model.Inventory(
+        database, schemas, tables, sequences, functions, columns, part.function_types
+    )
     return part
 
 
@@ -113,6 +151,7 @@ def _add(part: DatabasePart, obj: model.ObjectRef, owner: str | None, row: AclIt
     granted = convert.grant(obj, row)
     if granted is not None:
         part.grants.append(granted)
+        _grantor(part.grantors, granted, getattr(row, "grantor", None), owner or "")
 
 
 def _schemas(fetch: Fetch, part: DatabasePart) -> dict[str, str]:
@@ -146,6 +185,18 @@ def _relations(
                     row.grantees, row.privileges, row.grantable, strict=True
                 )
             )
+            if row.grantors and any(by is not None for by in row.grantors):
+                # rare: granted by a holder of the grant option, not the owner
+                _row_grantors(
+                    part.grantors,
+                    [
+                        (obj, grantee, privilege, by)
+                        for grantee, privilege, by in zip(
+                            row.grantees, row.privileges, row.grantors, strict=True
+                        )
+                    ],
+                    row.owner,
+                )
         if row.has_rls:
             ref = model.TableRef(part.database, row.schema, row.name)
             part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
@@ -156,15 +207,16 @@ def _columns(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str], tuple[st
     columns: dict[tuple[str, str], tuple[str, ...]] = {}
     for row in fetch("columns", ColumnsRow):
         columns[row.schema, row.table_name] = tuple(row.columns)
-        part.grants.extend(
-            model.Grant(
-                model.ObjectRef("column", part.database, row.schema, row.table_name, column=col),
-                grantee,
-                privilege,
-                grantable,
+        items: list[tuple[model.ObjectRef, str, str, str | None]] = []
+        for col, grantee, privilege, grantable, *grantor in row.acl or ():
+            obj = model.ObjectRef("column", part.database, row.schema, row.table_name, column=col)
+            part.grants.append(model.Grant(obj, grantee, privilege, grantable))
+            items.append((obj, grantee, privilege, grantor[0] if grantor else None))
+        if any(by is not None for *_, by in items):
+            owner = part.owners.get(
+                model.ObjectRef("table", part.database, row.schema, row.table_name), ""
             )
-            for col, grantee, privilege, grantable in row.acl or ()
-        )
+            _row_grantors(part.grantors, items, owner)
     return columns
 
 
@@ -172,6 +224,10 @@ def _functions(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str, str], s
     functions: dict[tuple[str, str, str], str] = {}
     for row in fetch("functions", FunctionRow):
         functions[(row.schema, row.name, row.args)] = row.owner
-        obj = model.ObjectRef("function", part.database, row.schema, row.name, row.args)
+        if row.arg_types is not None:
+            part.function_types[(row.schema, row.name, row.args)] = row.arg_types
+        obj = model.ObjectRef(
+            "function", part.database, row.schema, row.name, row.args, types=row.arg_types
+        )
         _add(part, obj, row.owner, row)
     return functions

@@ -164,7 +164,9 @@ def _state(cluster: ClusterPart, parts: Iterable[DatabasePart]) -> model.Cluster
     }
     rls: dict[model.TableRef, model.RlsTable] = {}
     policies: dict[tuple[model.TableRef, str], model.RlsPolicy] = {}
+    grantors = dict(cluster.grantors)
     for part in parts:
+        grantors.update(part.grantors)
         grants.extend(part.grants)
         defaults.extend(part.default_privileges)
         owners.update(part.owners)
@@ -178,4 +180,5 @@ def _state(cluster: ClusterPart, parts: Iterable[DatabasePart]) -> model.Cluster
         rls_tables=rls,
         policies=policies,
         owners=owners,
+        grantors={key: frozenset(names) for key, names in grantors.items()},
     )

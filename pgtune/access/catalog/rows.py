@@ -16,7 +16,7 @@ from typing import Any
 class AclItemRow:
     """One exploded ACL item; all None when the object has none (see the module docstring)."""
 
-    grantee: str | None  # a role name or "PUBLIC"
+    grantee: str | None  # a role name or "" for PUBLIC (model.PUBLIC)
     privilege: str | None  # upper case, as aclexplode spells it (TEMPORARY, not TEMP)
     grantable: bool | None
 
@@ -54,12 +54,14 @@ class DatabaseRow(AclItemRow):
     owner: str
     allow_connections: bool
     can_connect: bool  # the inspecting role's CONNECT privilege
+    grantor: str | None = None  # None: the owner granted it
 
 
 @dataclass(frozen=True, slots=True)
 class SchemaRow(AclItemRow):
     schema: str
     owner: str
+    grantor: str | None = None  # None: the owner granted it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +76,10 @@ class RelationRow:
     rls_forced: bool
     owner: str
     # the ACL items as parallel arrays, None when there are none
-    grantees: list[str] | None  # role names or "PUBLIC"
+    grantees: list[str] | None  # role names or "" for PUBLIC (model.PUBLIC)
     privileges: list[str] | None
     grantable: list[bool] | None
+    grantors: list[str | None] | None = None  # None: the owner granted it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,7 @@ class ColumnsRow:
     schema: str
     table_name: str
     columns: list[str]  # by position
-    acl: list[list[Any]] | None  # JSON [column, grantee, privilege, grantable] items
+    acl: list[list[Any]] | None  # JSON [column, grantee, privilege, grantable, grantor] items
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class FunctionRow(AclItemRow):
     name: str
     args: str
     owner: str
+    arg_types: str | None = None  # oidvectortypes: the arguments as statements take them
+    grantor: str | None = None  # None: the owner granted it
 
 
 @dataclass(frozen=True, slots=True)

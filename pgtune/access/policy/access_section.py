@@ -1,6 +1,6 @@
 """Reading ``access:`` entries: profile and explicit privileges merged, defaults filled in."""
 
-from pgtune.access.model import Membership
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, Membership
 from pgtune.access.policy.document import (
     ALL,
     COLUMN_PRIVILEGES,
@@ -82,7 +82,9 @@ def read_access(
         role, database = text(spec.get("role")), text(spec.get("database"))
         if role is None or database is None:
             continue  # the schema check has said what is missing
-        reader.reference(role, (*path, "role"), "access entry role")
+        reader.reference(role, (*path, "role"), "access entry role", public_ok=True)
+        if role == PUBLIC_KEYWORD:
+            role = PUBLIC  # the pseudo-role (model.PUBLIC), never a role of that name
         if "profile" not in spec and "privileges" not in spec:
             reader.problem(path, "an access entry needs a profile or privileges")
 
@@ -97,7 +99,10 @@ def read_access(
                 )
             else:
                 privileges = profile.privileges.union(privileges)
-                memberships += [(Membership(g, role), path) for g in profile.member_of]
+                if role == PUBLIC and profile.member_of:
+                    reader.problem((*path, "profile"), "PUBLIC cannot be a member of a role")
+                else:
+                    memberships += [(Membership(g, role), path) for g in profile.member_of]
 
         database_spec = (databases or {}).get(database)
         schemas: tuple[str, ...] = ()

@@ -105,7 +105,12 @@ def _public_revocations(
         inventory = inventories.get(name)
         for schema_name, function, args in sorted(inventory.functions if inventory else {}):
             if schema_name in spec.schemas:
-                ref = ObjectRef("function", name, schema_name, function, args=args)
+                types = (
+                    inventory.function_types.get((schema_name, function, args))
+                    if inventory
+                    else None
+                )
+                ref = ObjectRef("function", name, schema_name, function, args=args, types=types)
                 grants.add(Grant(ref, PUBLIC, "EXECUTE"))
         defaults |= {
             DefaultPrivilege(name, owner, None, "functions", PUBLIC, "EXECUTE")
@@ -272,5 +277,44 @@ def expand(
         public_revocations=public_grants,
         public_default_revocations=public_defaults,
         unmanaged_roles=policy.settings.unmanaged_roles,
+        complete=True,
+        public_allowed=_public_allowed(policy, found, major, grants),
     )
     return state, scope
+
+
+# PostgreSQL's built-in privileges for PUBLIC on the objects the model has: a database's
+# (acldefault 'd') and a function's (acldefault 'f'); schema public's initial ACL (initdb):
+# USAGE, and CREATE before 15.
+PUBLIC_DATABASE_DEFAULTS = ("CONNECT", "TEMPORARY")
+PUBLIC_FUNCTION_DEFAULTS = ("EXECUTE",)
+
+
+def _public_allowed(
+    policy: Policy, inventories: dict[str, Inventory], major: int, granted: set[Grant]
+) -> frozenset[Grant]:
+    """What PUBLIC may keep on managed objects without the policy granting it: PostgreSQL's
+    built-in defaults, minus what ``revoke_public`` / ``revoke_public_function_execute`` take
+    away. Held, they are left alone; missing, they are not granted back (only an access entry
+    for PUBLIC grants). Everything else PUBLIC holds there is revoked."""
+    allowed: set[Grant] = set()
+    for name, spec in policy.databases.items():
+        database = ObjectRef("database", name)
+        allowed |= {
+            Grant(database, PUBLIC, p)
+            for p in PUBLIC_DATABASE_DEFAULTS
+            if p not in spec.revoke_public
+        }
+        schema = spec.schemas.get("public")
+        if schema is not None:
+            kept = ("USAGE", "CREATE") if major < 15 else ("USAGE",)
+            ref = ObjectRef("schema", name, "public")
+            allowed |= {Grant(ref, PUBLIC, p) for p in kept if p not in schema.revoke_public}
+        inventory = inventories.get(name)
+        if policy.settings.revoke_public_function_execute or inventory is None:
+            continue
+        for schema_name, function, args in inventory.functions:
+            if schema_name in spec.schemas:
+                ref = ObjectRef("function", name, schema_name, function, args=args)
+                allowed |= {Grant(ref, PUBLIC, p) for p in PUBLIC_FUNCTION_DEFAULTS}
+    return frozenset(allowed - granted)

@@ -2,7 +2,14 @@
 
 from dataclasses import dataclass, field
 
-from pgtune.access.model import DefaultObjectType, DefaultPrivilege, Grant, Inventory, ObjectRef
+from pgtune.access.model import (
+    PUBLIC,
+    DefaultObjectType,
+    DefaultPrivilege,
+    Grant,
+    Inventory,
+    ObjectRef,
+)
 from pgtune.access.policy.document import AccessEntry, Pattern
 from pgtune.access.policy.patterns import covers_everything, function_matches, name_matches
 from pgtune.access.policy.problems import Problem, did_you_mean
@@ -117,7 +124,8 @@ def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None
             continue
         matched |= hits
         if owner != role:
-            ref = ObjectRef("function", db, schema, name, args=args)
+            types = inventory.function_types.get((schema, name, args))
+            ref = ObjectRef("function", db, schema, name, args=args, types=types)
             out.grants |= {Grant(ref, role, p) for p in privileges}
     out.problems += _missing_literals("function", entry.functions, matched, entry)
 
@@ -142,6 +150,8 @@ def _defaults(entry: AccessEntry, owners: tuple[str, ...], out: Expansion) -> No
         kinds.append(("sequences", entry.privileges.sequence))
     if covers_everything(entry.functions):
         kinds.append(("functions", entry.privileges.function))
+    if entry.role == PUBLIC:
+        return  # an entry for PUBLIC grants on the objects that exist, no default privileges
     for owner in owners:
         if owner == entry.role:
             continue  # an owner's own objects: it holds everything already

@@ -1,7 +1,7 @@
 """Identifiers as the policy file writes them: exact (no case folding), checked against what
 PostgreSQL accepts, and dotted table names that may quote a part containing a dot."""
 
-from pgtune.access.model import PUBLIC, TableRef
+from pgtune.access.model import PUBLIC_KEYWORD, TableRef
 
 # NAMEDATALEN - 1: the server silently truncates longer names, so a longer name in the file
 # would never match the catalog and the plan would never converge.
@@ -30,7 +30,7 @@ def role_name_problem(name: str) -> str | None:
     PostgreSQL reserves "public", "none" and the pg_ prefix; "PUBLIC" is this tool's name for
     the public pseudo-role (model.PUBLIC), so a real role of that name would be ambiguous.
     """
-    if name in ("public", "none", PUBLIC) or is_predefined(name):
+    if name in ("public", "none", PUBLIC_KEYWORD) or is_predefined(name):
         return f"role name {name!r} is reserved"
     return name_problem(name)
 

@@ -3,7 +3,7 @@ that makes sense), and the memberships must form a set without duplicates or cyc
 
 from itertools import pairwise
 
-from pgtune.access.model import PUBLIC, Membership
+from pgtune.access.model import PUBLIC_KEYWORD, Membership
 from pgtune.access.policy.names import is_predefined
 from pgtune.access.policy.problems import Problem, did_you_mean
 from pgtune.access.policy.reading import Reader, Reference
@@ -13,7 +13,7 @@ from pgtune.access.policy.sections import WrittenMembership
 def _undefined(ref: Reference, defined: set[str]) -> str | None:
     if ref.name in defined:
         return None
-    if ref.name == PUBLIC:
+    if ref.name == PUBLIC_KEYWORD:
         if ref.public_ok:
             return None
         # Grants to PUBLIC are what revoke_public takes away; pgtune never hands them out.

@@ -1,7 +1,7 @@
 """Reading ``rls:``: one entry per table, holding the table's complete set of policies."""
 
 from pgtune.access.expressions import validate_expression
-from pgtune.access.model import PUBLIC, PolicyCommand, RlsPolicy, TableRef
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, PolicyCommand, RlsPolicy, TableRef
 from pgtune.access.policy.document import DatabaseSpec, RlsSpec
 from pgtune.access.policy.names import format_table, name_problem, parse_table
 from pgtune.access.policy.problems import did_you_mean
@@ -49,7 +49,8 @@ def _expression(reader: Reader, spec: dict[str, object], path: Path, key: str) -
 def _policy(reader: Reader, table: TableRef, spec: dict[str, object], path: Path) -> RlsPolicy:
     # An unknown command is a schema problem already; ALL keeps the remaining checks going.
     command = _COMMANDS.get(text(spec.get("command")) or "ALL", "ALL")
-    roles = sorted(set(strings(spec.get("roles"))))
+    # The word PUBLIC in the file is the pseudo-role (model.PUBLIC), never a role of that name.
+    roles = sorted({PUBLIC if r == PUBLIC_KEYWORD else r for r in strings(spec.get("roles"))})
     for index, role in enumerate(strings(spec.get("roles"))):
         reader.reference(
             role, (*path, "roles", index), "policy role", predefined_ok=True, public_ok=True

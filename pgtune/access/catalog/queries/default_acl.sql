@@ -23,7 +23,7 @@ WITH effective AS (
 SELECT pg_catalog.pg_get_userbyid(f.owner_oid) AS owner,
        n.nspname AS schema,
        f.objtype::text AS objtype,
-       CASE e.grantee WHEN 0 THEN 'PUBLIC'
+       CASE e.grantee WHEN 0 THEN ''
        ELSE pg_catalog.pg_get_userbyid(e.grantee)::text END AS grantee,
        e.privilege_type AS privilege,
        e.is_grantable AS grantable

@@ -6,7 +6,7 @@ SELECT n.nspname AS schema,
        p.polpermissive AS permissive,
        p.polcmd::text AS command,
        ARRAY(
-           SELECT CASE r.role_oid WHEN 0 THEN 'PUBLIC'
+           SELECT CASE r.role_oid WHEN 0 THEN ''
                   ELSE pg_catalog.pg_get_userbyid(r.role_oid)::text END
            FROM pg_catalog.unnest(p.polroles) AS r (role_oid)
        ) AS roles,

@@ -5,13 +5,17 @@ SELECT n.nspname AS schema,
        pg_catalog.pg_get_userbyid(n.nspowner) AS owner,
        a.grantee,
        a.privilege,
-       a.grantable
+       a.grantable,
+       a.grantor
 FROM pg_catalog.pg_namespace AS n
 LEFT JOIN LATERAL (
-    SELECT CASE e.grantee WHEN 0 THEN 'PUBLIC'
+    SELECT CASE e.grantee WHEN 0 THEN ''
            ELSE pg_catalog.pg_get_userbyid(e.grantee)::text END AS grantee,
            e.privilege_type AS privilege,
-           e.is_grantable AS grantable
+           e.is_grantable AS grantable,
+           -- NULL when the owner granted it; PUBLIC (grantee 0) is ''
+           CASE WHEN e.grantor <> n.nspowner
+                THEN pg_catalog.pg_get_userbyid(e.grantor)::text END AS grantor
     FROM pg_catalog.aclexplode(
         coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) AS e
     WHERE e.grantee <> n.nspowner
@@ -21,4 +25,5 @@ WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
       SELECT FROM pg_catalog.pg_depend AS dep
       WHERE dep.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
         AND dep.objid = n.oid AND dep.deptype = 'e')
-ORDER BY n.nspname
+-- a privilege's items from other grantors before the owner's (families._grantor)
+ORDER BY n.nspname, a.grantee, a.privilege, a.grantor NULLS LAST
