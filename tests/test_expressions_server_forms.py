@@ -23,6 +23,7 @@ SETUP = [
     "CREATE TABLE s.t (id int, status varchar(10), note text, m s.mood, amount numeric,"
     " tenant_id int, o oid, owner name, rel regclass, created timestamptz)",
     "CREATE TABLE s.members (tid int, usr name)",
+    "CREATE TABLE public.visible (tid int)",
 ]
 # Written the way people write them; the server rewrites nearly every one.
 WRITTEN = [
@@ -45,6 +46,9 @@ WRITTEN = [
     "EXISTS (SELECT 1 FROM s.members m WHERE m.tid = s.t.id)",
     "id IN (SELECT tid FROM s.members)",
     "id = ANY (SELECT tid FROM s.members)",
+    # public is on the search_path: pg_get_expr leaves out its name, and pg_catalog's
+    "EXISTS (SELECT 1 FROM public.visible v WHERE v.tid = t.id) AND pg_catalog.lower(note) = 'x'",
+    "id IN (SELECT tid FROM public.visible)",
     "owner = current_user",  # CURRENT_USER
     "note = current_user",  # (CURRENT_USER)::text
     "tenant_id = current_setting('app.tenant', true)::int",

@@ -11,7 +11,8 @@ sides (server_expressions.py decides which):
   lock-free, and compare the server's own rendering — exact;
 - with pglast (`canonical_text`, here): parse both sides and undo the known rewrites — used
   where the server path is not allowed (no SELECT on the table, a lock held, no connection).
-  It errs on the lenient side: casts on constants, and widening casts on columns, are dropped.
+  It errs on the lenient side: casts on constants, widening casts on columns, and the schema of
+  relations, functions and types (pg_get_expr leaves out any the search_path finds) are dropped.
 
 `validate_expression` makes sure the text is one SQL expression (not a statement smuggled in)
 and reports the position of a syntax error.
@@ -102,10 +103,8 @@ def validate_expression(expr: str) -> None:
 
 
 def _type_name(type_name: Any) -> str:
-    names = [n.sval for n in type_name.names]
-    if names and names[0] == "pg_catalog":
-        names = names[1:]
-    name = ".".join(names)
+    # pg_get_expr leaves out the schema of whatever the search_path finds: so do both sides.
+    name = str(type_name.names[-1].sval)
     return _TYPE_ALIASES.get(name, name)
 
 
@@ -227,6 +226,12 @@ def _normalise(node: Any, scope: _Scope) -> Any:
         return _constant(node)
     if isinstance(node, ast.TypeCast):
         return _cast(node)
+    if isinstance(node, ast.RangeVar):
+        node.catalogname = node.schemaname = None  # the server omits a visible schema
+        return node
+    if isinstance(node, ast.FuncCall) and node.funcname:
+        node.funcname = node.funcname[-1:]  # likewise for functions
+        return node
     if isinstance(node, ast.A_Expr):
         return _a_expr(node)
     if isinstance(node, ast.BoolExpr) and node.boolop != enums.BoolExprType.NOT_EXPR:
