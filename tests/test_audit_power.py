@@ -539,3 +539,34 @@ def test_future_privileges_at_login_and_after_set_role() -> None:
         ("s", "tables", ("SELECT",), (), ("team",), False),
         ("s", "tables", ("DELETE",), ("DELETE",), ("admin",), True),  # SELECT: at login
     ]
+
+
+def test_hostile_names_stay_on_one_line_and_sql_is_quoted() -> None:
+    evil = 'x"\n<b>--'
+    grants = [public_grant("table", "UPDATE", schema=evil, name=evil)]
+    base = snap(grants=grants)
+    defaults = frozenset({DefaultPrivilege("app", evil, evil, "tables", PUBLIC, "SELECT")})
+    state = replace(base.access.state, default_privileges=defaults)
+    findings = run_checks(replace(base, access=replace(base.access, state=state)))
+    assert {f.id for f in findings} == {"PGT-PRIV-003", "PGT-PRIV-006"}
+    shown_evil = '"x""\\n<b>--"'
+    for f in findings:
+        assert "\n" not in f.seen and shown_evil in f.seen, f.seen
+    [write] = [f for f in findings if f.id == "PGT-PRIV-003"]
+    assert write.remediation == 'REVOKE UPDATE ON TABLE "x""\n<b>--"."x""\n<b>--" FROM PUBLIC;'
+
+
+def test_one_finding_per_security_definer_function() -> None:
+    unpinned = secdef("f", owner="postgres")
+    executable = public_grant("function", "EXECUTE", name="f", args="")
+    s = snap(functions=[unpinned], grants=[executable])
+    [f] = [x for x in run_checks(s) if x.object == "public.f()"]
+    assert (f.id, f.severity) == ("PGT-FUNC-001", "critical")
+    assert f.seen.endswith("with no search_path setting; PUBLIC may execute it, so every role can")
+    assert f.remediation.splitlines() == [
+        'ALTER ROUTINE "public"."f"() SET search_path = "public", pg_temp;',
+        'REVOKE EXECUTE ON ROUTINE "public"."f"() FROM PUBLIC;',
+    ]
+    # Not executable by PUBLIC: the search_path finding alone, without the revoke.
+    [alone] = run_checks(snap(functions=[unpinned]))
+    assert alone.id == "PGT-FUNC-001" and "REVOKE" not in alone.remediation

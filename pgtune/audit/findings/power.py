@@ -46,9 +46,10 @@ The remediation revokes the path's first membership: the one grant that belongs 
 role (the groups may be legitimately shared); on 16+ once per grantor, GRANTED BY it.
 """
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from psycopg import sql
@@ -114,10 +115,24 @@ class Path:
 
 class _Graph:
     def __init__(self, state: ClusterState) -> None:
+        self.state = state
         self.roles = state.roles
         self.edges: dict[str, list[Membership]] = {}
         for m in sorted(state.memberships):
             self.edges.setdefault(m.member, []).append(m)
+
+    @cached_property
+    def schema_creators(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(database, schema) -> the grantees of CREATE on it (PUBLIC included), read once."""
+        found: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for g in self.state.grants:
+            if g.object.kind == "schema" and g.privilege == "CREATE":
+                found[(g.object.database, g.object.schema or "")].add(g.grantee)
+        return {key: frozenset(grantees) for key, grantees in found.items()}
+
+    @cached_property
+    def database_owners(self) -> dict[str, str]:
+        return {o.database: who for o, who in self.state.owners.items() if o.kind == "database"}
 
     def can_set(self, m: Membership) -> bool:
         return m.set is not False  # None: before 16, every grant allows SET ROLE
@@ -194,7 +209,9 @@ def _attribute_severity(attribute: str, major: int) -> Severity:
     return "high"
 
 
-def _can_create(snapshot: Snapshot, held: frozenset[str], database: str, schema: str) -> bool:
+def _can_create(
+    snapshot: Snapshot, graph: _Graph, held: frozenset[str], database: str, schema: str
+) -> bool:
     """Whether a role holding the privileges of ``held`` may CREATE in the schema (what
     CREATE OR REPLACE FUNCTION checks, even for a function the role owns): as owner of the
     schema (or of the database, for a schema owned by pg_database_owner), or by a grant to
@@ -203,28 +220,15 @@ def _can_create(snapshot: Snapshot, held: frozenset[str], database: str, schema:
     owner = inventory.schemas.get(schema) if inventory is not None else None
     if owner in held:
         return True
-    if owner == "pg_database_owner":
-        db_owner = next(
-            (
-                who
-                for obj, who in snapshot.access.state.owners.items()
-                if obj.kind == "database" and obj.database == database
-            ),
-            None,
-        )
-        if db_owner in held:
-            return True
-    return any(
-        g.object.kind == "schema"
-        and g.object.database == database
-        and g.object.schema == schema
-        and g.privilege == "CREATE"
-        and (g.grantee in held or g.grantee == PUBLIC)
-        for g in snapshot.access.state.grants
-    )
+    if owner == "pg_database_owner" and graph.database_owners.get(database) in held:
+        return True
+    creators = graph.schema_creators.get((database, schema), frozenset())
+    return PUBLIC in creators or bool(creators & held)
 
 
-def _replaceable_functions(snapshot: Snapshot, owner: str, held: frozenset[str]) -> list[str]:
+def _replaceable_functions(
+    snapshot: Snapshot, graph: _Graph, owner: str, held: frozenset[str]
+) -> list[str]:
     """The functions of ``owner`` a role holding ``held`` (``owner`` among them) may replace:
     it owns them through inheritance and may CREATE in their schema. SECURITY DEFINER ones
     first; any other becomes one by CREATE OR REPLACE ... SECURITY DEFINER."""
@@ -244,7 +248,7 @@ def _replaceable_functions(snapshot: Snapshot, owner: str, held: frozenset[str])
         f"{shown_qualified(db, schema, name)}({args})"
         + (" (SECURITY DEFINER)" if (db, schema, name, args) in definers else "")
         for db, schema, name, args in ordered
-        if _can_create(snapshot, held, db, schema)
+        if _can_create(snapshot, graph, held, db, schema)
     ]
 
 
@@ -283,7 +287,7 @@ def reaches(snapshot: Snapshot, login: Role, graph: _Graph) -> Iterator[Reach]:
         r = roles.get(role)
         if p.steps and r is not None and r.superuser:
             held = graph.inherited(p.set_role() or login.name)
-            functions = _replaceable_functions(snapshot, role, held)
+            functions = _replaceable_functions(snapshot, graph, role, held)
             if functions:
                 owners[id(p)] = (role, functions)
     path = _best([p for (_, _), p in walked.items() if id(p) in owners])
