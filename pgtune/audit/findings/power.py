@@ -69,6 +69,7 @@ ID = "PGT-ROLE-008"
 TITLE = "Login role reaches a dangerous power through its memberships"
 ARROW = " \u2192 "  # →
 SHOWN_FUNCTIONS = 3
+ANY_SUPERUSER = "*superuser"  # a target: holding a superuser's privileges, by SET or not
 
 # Attributes, in the order they are reported, with why they matter.
 ATTRIBUTES: dict[str, str] = {
@@ -117,6 +118,7 @@ class _Graph:
     def __init__(self, state: ClusterState) -> None:
         self.state = state
         self.roles = state.roles
+        self._memo: dict[State, dict[str, tuple[Step, ...]]] = {}
         self.edges: dict[str, list[Membership]] = {}
         for m in sorted(state.memberships):
             self.edges.setdefault(m.member, []).append(m)
@@ -154,6 +156,58 @@ class _Graph:
                     todo.append(m.group)
         return frozenset(seen)
 
+    def _moves(self, how: How, m: Membership) -> list[How]:
+        moves: list[How] = []
+        if self.can_inherit(m):
+            moves.append("inherit")
+        if how == "set" and self.can_set(m):
+            moves.append("set")
+        return moves
+
+    def _here(self, role: str, how: How) -> list[str]:
+        """The targets met at (role, how): attributes when current_user can be the role (a
+        superuser's as SUPERUSER alone), a powerful predefined role and ANY_SUPERUSER
+        (holding a superuser's privileges) either way."""
+        r = self.roles.get(role)
+        met = [role] if role in POWERFUL else []
+        if r is not None and r.superuser:
+            met.append(ANY_SUPERUSER)
+        if r is not None and how == "set":
+            if r.superuser:
+                met.append("superuser")
+            else:
+                met += [a for a in ATTRIBUTES if getattr(r, a)]
+        return met
+
+    def _best_from(self, role: str, how: How) -> dict[str, tuple[Step, ...]]:
+        """The best steps from (role, how) to every target it leads to, memoized per state:
+        one computation per group for all the login roles in it. PostgreSQL refuses circular
+        memberships; a cycle in a hand-built state is cut (the state in progress counts as
+        leading nowhere)."""
+        key: State = (role, how)
+        memo = self._memo.get(key)
+        if memo is not None:
+            return memo
+        self._memo[key] = {}
+        found: dict[str, tuple[Step, ...]] = dict.fromkeys(self._here(role, how), ())
+        self._extend(found, role, how)
+        self._memo[key] = found
+        return found
+
+    def _extend(self, found: dict[str, tuple[Step, ...]], role: str, how: How) -> None:
+        for m in self.edges.get(role, ()):
+            for move in self._moves(how, m):
+                for target, rest in self._best_from(m.group, move).items():
+                    steps = (Step(m.group, move), *rest)
+                    if target not in found or _rank(steps) < _rank(found[target]):
+                        found[target] = steps
+
+    def targets(self, login: str) -> dict[str, Path]:
+        """The best path from ``login`` to every target, through at least one membership."""
+        found: dict[str, tuple[Step, ...]] = {}
+        self._extend(found, login, "set")
+        return {target: Path(login, steps) for target, steps in found.items()}
+
     def walk(self, login: str) -> dict[State, Path]:
         """The shortest path from ``login`` to every (role, how) it can reach (the login
         itself is ``(login, "set")`` with no step)."""
@@ -164,12 +218,7 @@ class _Graph:
             role, how = queue.popleft()
             path = found[(role, how)]
             for m in self.edges.get(role, ()):
-                moves: list[How] = []
-                if self.can_inherit(m):
-                    moves.append("inherit")
-                if how == "set" and self.can_set(m):
-                    moves.append("set")
-                for move in moves:
+                for move in self._moves(how, m):
                     state: State = (m.group, move)
                     if state not in found:
                         found[state] = Path(login, (*path.steps, Step(m.group, move)))
@@ -177,18 +226,13 @@ class _Graph:
         return found
 
 
+def _rank(steps: tuple[Step, ...]) -> tuple[int, bool, list[tuple[str, str]]]:
+    """Shortest first, then the one needing no SET ROLE, then by name."""
+    return (len(steps), any(s.how == "set" for s in steps), [(s.group, s.how) for s in steps])
+
+
 def _best(paths: list[Path]) -> Path | None:
-    """The shortest path, the one needing no SET ROLE on a tie, then by name."""
-    if not paths:
-        return None
-    return min(
-        paths,
-        key=lambda p: (
-            len(p.steps),
-            p.set_role() is not None,
-            [(s.group, s.how) for s in p.steps],
-        ),
-    )
+    return min(paths, key=lambda p: _rank(p.steps)) if paths else None
 
 
 @dataclass(frozen=True)
@@ -254,34 +298,23 @@ def _replaceable_functions(
 
 def reaches(snapshot: Snapshot, login: Role, graph: _Graph) -> Iterator[Reach]:
     """What ``login`` reaches through its memberships and not by itself."""
-    walked = graph.walk(login.name)
-    roles = snapshot.access.state.roles
-    set_paths = [(roles.get(role), p) for (role, how), p in walked.items() if how == "set"]
-    superuser_reached = False
+    targets = graph.targets(login.name)
     for attribute, why in ATTRIBUTES.items():
-        if getattr(login, attribute):
-            continue
-        path = _best(
-            [
-                p
-                for r, p in set_paths
-                if p.steps
-                and r is not None
-                and getattr(r, attribute)
-                and (attribute == "superuser" or not r.superuser)
-            ]
-        )
-        if path is not None:
-            superuser_reached |= attribute == "superuser"
+        path = targets.get(attribute)
+        if path is not None and not getattr(login, attribute):
             name = attribute.upper()
             severity = _attribute_severity(attribute, snapshot.major)
             yield Reach(name, path, severity, name, name, f"{name} {why}")
     for predefined, (severity, power) in POWERFUL.items():
-        path = _best([p for (role, _), p in walked.items() if role == predefined])
+        path = targets.get(predefined)
         if path is not None and len(path.steps) > 1:  # a direct grant is PGT-ROLE-004's
             yield Reach(predefined, path, severity, predefined, None, f"{predefined} {power}")
-    if superuser_reached:
+    if "superuser" in targets or ANY_SUPERUSER not in targets:
         return
+    # It holds a superuser's privileges without becoming it: which functions can it replace?
+    # Every superuser it reaches, each by its own path: one full walk, for these few logins.
+    roles = snapshot.access.state.roles
+    walked = graph.walk(login.name)
     owners: dict[int, tuple[str, list[str]]] = {}
     for (role, _), p in walked.items():
         r = roles.get(role)
