@@ -36,6 +36,14 @@ Dsn = Annotated[
     typer.Option("--dsn", help="libpq DSN or URI; its database runs cluster-wide statements."),
 ]
 Format = Annotated[PlanFormat, typer.Option("--format", help="text, sql or json.")]
+SetPasswords = Annotated[
+    bool,
+    typer.Option(
+        "--set-passwords",
+        help="Also set the password of existing roles that name a password_env "
+        "(new roles always get theirs).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +63,8 @@ def _render(changes: "list[Change]", first_db: str, fmt: PlanFormat) -> str:
                             "database": c.database or first_db,
                             "reason": c.reason,
                             "sql": c.sql_text(),
+                            # drift shown for review; pgtune apply does not run it
+                            "report_only": c.report_only,
                         }
                         for c in changes
                     ],
@@ -89,12 +99,13 @@ def plan(
     dsn: Dsn,
     output_format: Format = PlanFormat.text,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when there is drift.")] = False,
+    set_passwords: SetPasswords = False,
 ) -> None:
     """Print the ordered SQL that would make the cluster match the policy; change nothing."""
     from pgtune.access.policy.load import load_policy
     from pgtune.access.service import plan_policy
 
-    planned = plan_policy(load_policy(policy), dsn)
+    planned = plan_policy(load_policy(policy), dsn, set_passwords=set_passwords)
     for item in planned.inspection.unreadable:
         say(f"pgtune: could not read: {item}")
     typer.echo(_render(planned.changes, planned.first_db, output_format), nl=False)
@@ -109,30 +120,40 @@ def apply(
     policy: PolicyPath,
     dsn: Dsn,
     yes: Annotated[bool, typer.Option("--yes", help="Really run the plan.")] = False,
+    set_passwords: SetPasswords = False,
 ) -> None:
     """Run the plan in one transaction per database; on any error that database is unchanged."""
     from pgtune.access.apply import apply_changes
     from pgtune.access.policy.load import load_policy
     from pgtune.access.service import connector, plan_policy
     from pgtune.errors import UsageError
+    from pgtune.names import one_line
 
     document = load_policy(policy)
-    planned = plan_policy(document, dsn)
+    planned = plan_policy(document, dsn, set_passwords=set_passwords)
     if not planned.changes:
         say("pgtune: in sync, nothing to apply")
         return
     typer.echo(_render(planned.changes, planned.first_db, PlanFormat.text), nl=False)
-    if not yes:
-        raise UsageError(f"{len(planned.changes)} change(s) planned; pass --yes to apply them")
-    done = apply_changes(planned.changes, connector(dsn), planned.first_db)
+    runnable = [c for c in planned.changes if not c.report_only]
+    reported = len(planned.changes) - len(runnable)
+    if runnable and not yes:
+        raise UsageError(f"{len(runnable)} change(s) planned; pass --yes to apply them")
+    done = apply_changes(planned.changes, connector(dsn), planned.first_db) if runnable else 0
+    # Passwords were set above; asking again would show them as differing forever.
     after = plan_policy(document, dsn)
-    for change in after.changes:  # the server normalised something differently: show it
-        say(f"pgtune: still differs: {change.reason}: {change.sql_text()}")
+    still = [c for c in after.changes if not c.report_only]
+    for change in still:  # the server normalised something differently: show it
+        say(f"pgtune: still differs: {one_line(change.reason)}: {change.sql_text()}")
+    for change in after.changes:
+        if change.report_only:
+            say(f"pgtune: reported, not applied: {one_line(change.reason)}")
     say(
         f"pgtune: applied {done} statement(s)"
-        + ("" if not after.changes else f"; {len(after.changes)} change(s) still differ")
+        + (f"; {reported} reported only (settings.unmanaged_roles)" if reported else "")
+        + ("" if not still else f"; {len(still)} change(s) still differ")
     )
-    if after.changes:
+    if still:
         raise typer.Exit(1)
 
 
