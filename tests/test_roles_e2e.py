@@ -140,7 +140,7 @@ def test_drift_is_repaired_exactly(major, starter) -> None:  # type: ignore[no-u
         [
             'GRANT "pg_monitor" TO "monitor"' + (" WITH ADMIN FALSE;" if major >= 16 else ";"),
             'REVOKE DELETE ON TABLE "public"."accounts" FROM "analyst";',
-            'REVOKE EXECUTE ON ROUTINE "public"."add"(a integer, b integer) FROM PUBLIC;',
+            'REVOKE EXECUTE ON ROUTINE "public"."add"(integer, integer) FROM PUBLIC;',
             'GRANT INSERT ON TABLE "public"."accounts" TO "app";',
             'ALTER TABLE "public"."accounts" ENABLE ROW LEVEL SECURITY;',
             'ALTER POLICY "tenant_isolation" ON "public"."accounts" USING '

@@ -60,12 +60,21 @@ def _relations(
             p.text for p in patterns if any((s, p.text) in objects for s in schemas)
         }
     else:
+        # A pattern that is exactly the name of an object in the entry's schemas names that
+        # object alone: `a[1]` is the table "a[1]" when it exists, not also "a1".
+        names = {name for schema, name in objects if schema in schemas}
+        exact = {p.text for p in patterns if p.text in names}
+        globs = [p.text for p in patterns if p.text not in exact]
+
+        def hit(pattern: str, name: str) -> bool:
+            return name == pattern if pattern in exact else name_matches(pattern, name)
+
         found = [
             (schema, name, owner)
             for (schema, name), owner in objects.items()
-            if schema in schemas and any(name_matches(p.text, name) for p in patterns)
+            if schema in schemas and (name in exact or any(name_matches(g, name) for g in globs))
         ]
-        matched = {p.text for p in patterns for _, name, _ in found if name_matches(p.text, name)}
+        matched = {p.text for p in patterns for _, name, _ in found if hit(p.text, name)}
     out.problems += _missing_literals(kind, patterns, matched, entry)
     return found
 

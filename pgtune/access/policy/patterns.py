@@ -42,13 +42,34 @@ def arguments_match(written: str, identity: str) -> bool:
     )
 
 
+def _split_call(text: str) -> tuple[str, str] | None:
+    """``name(args)`` split at the parenthesis that opens the trailing group, so a name that
+    itself holds parentheses keeps them: ``f(x)(integer)`` is ``f(x)`` with ``integer``.
+
+    >>> _split_call("f(x)(integer)"), _split_call("total(integer)"), _split_call("total")
+    (('f(x)', 'integer'), ('total', 'integer'), None)
+    """
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for index in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[index], 0)
+        if depth == 0:
+            return (text[:index].strip(), text[index + 1 : -1]) if index > 0 else None
+    return None
+
+
 def function_matches(pattern: Pattern, name: str, args: str) -> bool:
     """``name-glob`` matches every overload; ``name-glob(args)`` only the one with those
-    arguments."""
+    arguments. A pattern that is exactly a function's name (``f(x)`` for a function called
+    ``f(x)``) matches that name's overloads."""
     text = pattern.text
-    if text.endswith(")") and "(" in text:
-        glob, written = text[:-1].split("(", 1)
-        return name_matches(glob.strip(), name) and arguments_match(written, args)
+    if text == name:
+        return True
+    call = _split_call(text)
+    if call is not None:
+        glob, written = call
+        return name_matches(glob, name) and arguments_match(written, args)
     return name_matches(text, name)
 
 
