@@ -62,13 +62,12 @@ names = st.one_of(st.sampled_from(HOSTILE), anything).filter(
     )
 )
 
-SQL_LINE = re.compile(
-    r"^(\\connect -reuse-previous=on '|BEGIN;$|COMMIT;$|-- |"
-    r"(GRANT|REVOKE|CREATE ROLE|ALTER ROLE|ALTER DEFAULT PRIVILEGES|COMMENT ON) )"
+STATEMENT = (
+    r"(GRANT|REVOKE|CREATE ROLE|ALTER ROLE|ALTER DEFAULT PRIVILEGES|COMMENT ON|SET ROLE|"
+    r"RESET ROLE|-- ) ?"
 )
-TEXT_LINE = re.compile(
-    r'^(database "|  # |  (GRANT|REVOKE|CREATE ROLE|ALTER ROLE|ALTER DEFAULT PRIVILEGES|COMMENT ON) )'
-)
+SQL_LINE = re.compile(rf"^(\\connect -reuse-previous=on '|BEGIN;$|COMMIT;$|-- |{STATEMENT})")
+TEXT_LINE = re.compile(rf'^(database "|  # |  {STATEMENT})')
 EXPORT_TOP_KEYS = re.compile(
     r"^(#|(version|settings|roles|memberships|databases|access|profiles|default_privileges|rls):"
     r"|$|\s)"
@@ -209,9 +208,7 @@ def test_hostile_names_cannot_inject_or_forge_lines(
 
         with cluster.connect("app") as conn:
             after = _acl_snapshot(conn)
-            assert conn.execute("SELECT to_regclass('public.victim')").fetchone() == (
-                "victim",
-            )
+            assert conn.execute("SELECT to_regclass('public.victim')").fetchone() == ("victim",)
         # Nothing outside the plan's targets changed: the victim and every other relation keep
         # their ACLs; only the hostile schema's objects, and roles/memberships, may differ.
         untouched = [r for r in before["relations"] if r[0] != schema]
