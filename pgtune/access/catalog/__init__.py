@@ -18,12 +18,17 @@ Representation (the live side of ``plan.diff``):
 
 - **ACLs are effective ACLs.** A NULL ACL is PostgreSQL's built-in default, read through
   ``acldefault``, so PUBLIC CONNECT / TEMPORARY on databases, PUBLIC EXECUTE on functions and the
-  version-dependent privileges of schema ``public`` are ordinary grants to "PUBLIC".
+  version-dependent privileges of schema ``public`` are ordinary grants to PUBLIC.
 - **Owners' own privileges are not grants.** Items whose grantee is the object's owner are
   dropped (ownership implies them; a diff must never revoke them). Owners are in
   ``ClusterState.owners`` for databases, schemas, tables, sequences and functions.
-- **Grantors are not represented.** The same privilege granted by several grantors is one
-  ``Grant``, grantable if any grant is.
+- **Grantors are kept apart.** The same privilege granted by several grantors is one
+  ``Grant``, grantable if any grant is; where a role other than the object's owner granted it
+  (WITH GRANT OPTION chains), ``ClusterState.grantors`` lists every grantor of that
+  (object, grantee, privilege), the owner too when it also granted it, so the diff can revoke
+  each item as its grantor.
+- **PUBLIC is grantee 0**, read as ``''`` (model.PUBLIC: no role can have an empty name), never
+  by the text "PUBLIC", which a real role may be called.
 - **Kinds.** Tables, views, materialized views, foreign and partitioned tables are "table";
   functions, procedures, aggregates and window functions are "function" (a statement for them
   should say ``ON ROUTINE``, which fits every kind). Column grants come from ``attacl`` only.
