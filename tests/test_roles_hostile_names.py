@@ -83,7 +83,7 @@ def _policy(role: str, schema: str) -> str:
             "databases": {"app": {"schemas": {schema: {}}}},
             "access": [{"role": "ro", "profile": "readonly", "database": "app"}],
         },
-        allow_unicode=True,
+        allow_unicode=False,  # NEL and U+2028 escaped: a raw one is a YAML line break
     )
 
 
