@@ -244,7 +244,9 @@ def test_grouping_keeps_a_300_table_schema_small(
     run = audited[major]
     for fmt in ("json", "md", "html"):
         assert "t150" not in run[fmt], fmt  # no table of the big schema is listed one by one
-    assert len(run["md"]) < 30_000 and len(run["html"]) < 45_000 and len(run["json"]) < 80_000
+    sizes = {fmt: len(run[fmt]) for fmt in ("md", "html", "json")}
+    # contents, findings table and the groups inventory included; 300 tables would be far more
+    assert sizes["md"] < 40_000 and sizes["html"] < 60_000 and sizes["json"] < 100_000, sizes
     [app] = [r for r in run["doc"]["clusters"][0]["review"] if r["role"] == "app"]
     [big] = [g for g in app["privileges"] if g["schema"] == "big" and g["kind"] == "table"]
     assert (big["scope"], big["count"], big["total"], big["except"]) == (

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pgtune import __version__
-from pgtune.access.model import ClusterState, Membership, Role
+from pgtune.access.model import PUBLIC, ClusterState, Membership, Role
 from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
-from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview
+from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview, future_privilege_doc
 from pgtune.errors import DataError, UsageError
 from pgtune.pg import sanitize
 
@@ -76,6 +76,7 @@ def group_doc(group: PrivilegeGroup) -> Doc:
     # Field by field rather than asdict(), which deep-copies every name (thousands of groups).
     doc = {name: getattr(group, name) for name in _GROUP_FIELDS}
     doc["except"] = doc.pop("excluded")
+    doc["via"] = ["PUBLIC" if v == PUBLIC else v for v in doc["via"]]
     return {key: list(v) if isinstance(v, tuple) else v for key, v in doc.items()}
 
 
@@ -98,6 +99,7 @@ def review_doc(review: RoleReview) -> Doc:
         ],
         "privileges": [group_doc(g) for g in review.privileges],
         "set_role_privileges": [group_doc(g) for g in review.set_role_privileges],
+        "future_privileges": [future_privilege_doc(f) for f in review.future_privileges],
     }
 
 
@@ -112,9 +114,12 @@ def _how(m: Membership, roles: Mapping[str, Role]) -> str:
 def groups_doc(state: ClusterState, reviews: Sequence[RoleReview]) -> list[Doc]:
     """Who is in each group (NOLOGIN role): its direct members and how (inherit, SET ROLE
     only, or neither), then the login roles that reach it through other groups, with the path.
-    Predefined roles are listed only when someone is in them."""
+    A predefined role is listed only when a role of the cluster's own is in it directly: the
+    predefined roles' memberships among themselves (pg_monitor's) are built in."""
     direct: dict[str, list[Doc]] = {}
     for m in sorted(state.memberships, key=lambda m: (m.group, m.member)):
+        if _predefined(m.group) and _predefined(m.member):
+            continue
         member = state.roles.get(m.member)
         direct.setdefault(m.group, []).append(
             {
@@ -127,7 +132,7 @@ def groups_doc(state: ClusterState, reviews: Sequence[RoleReview]) -> list[Doc]:
     indirect: dict[str, list[Doc]] = {}
     for review in reviews:
         for held in review.memberships:
-            if len(held.path) > 2:
+            if len(held.path) > 2 and not _predefined(held.role):
                 indirect.setdefault(held.role, []).append(
                     {"member": review.role.name, "how": held.how, "path": list(held.path)}
                 )
@@ -138,8 +143,12 @@ def groups_doc(state: ClusterState, reviews: Sequence[RoleReview]) -> list[Doc]:
             "indirect": sorted(indirect.get(name, []), key=lambda d: (d["member"], d["path"])),
         }
         for name, role in sorted(state.roles.items())
-        if not role.login and (not name.startswith("pg_") or name in direct)
+        if not role.login and (not _predefined(name) or name in direct)
     ]
+
+
+def _predefined(role: str) -> bool:
+    return role.startswith("pg_")
 
 
 def finding_doc(finding: Finding) -> Doc:
@@ -442,6 +451,22 @@ def group_text(group: Mapping[str, Any], role: str | None = None) -> str:
     return text
 
 
+def future_text(f: Mapping[str, Any]) -> str:
+    """One line for a default privilege reaching the role.
+
+    >>> future_text({"database": "app", "owner": "etl", "schema": None, "objtype": "tables",
+    ...     "privileges": ["SELECT"], "grantable": [], "via": ["readers"], "set_role": False})
+    'SELECT on tables etl creates in app (every schema) — via readers'
+    """
+    where = f["database"] + (f".{f['schema']}" if f.get("schema") else " (every schema)")
+    text = f"{', '.join(f['privileges'])} on {f['objtype']} {f['owner']} creates in {where}"
+    if f.get("grantable"):
+        text += f" [grant option: {', '.join(f['grantable'])}]"
+    if f.get("via"):
+        text += f" — via {', '.join(f['via'])}"
+    return text + (" — after SET ROLE" if f.get("set_role") else "")
+
+
 def membership_text(m: Mapping[str, Any]) -> str:
     text = " → ".join(m["path"])
     if m["how"] == "set_role":
@@ -549,6 +574,7 @@ def _environment(templates_dir: Path | None, html: bool) -> Any:
         md=md_escape,
         fence=md_fence,
         pg_value=pg_value,
+        future_text=future_text,
         identity_text=identity_text,
     )
     env.globals.update(severities=SEVERITIES, max_listed=MAX_LISTED)
