@@ -431,6 +431,7 @@ def test_baseline_diff_after_changing_grants(
     assert "### Changes since the last review" in md
     assert "- **app gained:** INSERT on 1 of 2 tables in postgres.s: a\n" in md
     assert "- **Roles removed:** leaving" in md
+    assert "- **Attribute:** app: createdb false → true\n" in md  # PostgreSQL's spelling
 
 
 # ------------------------------------------------------------------------------------------------
