@@ -70,7 +70,7 @@ SQL_LINE = re.compile(rf"^(\\connect -reuse-previous=on '|BEGIN;$|COMMIT;$|-- |{
 TEXT_LINE = re.compile(rf'^(database "|  # |  {STATEMENT})')
 EXPORT_TOP_KEYS = re.compile(
     r"^(#|(version|settings|roles|memberships|databases|access|profiles|default_privileges|rls):"
-    r"|$|\s)"
+    r"|- |$|\s)"
 )
 
 
@@ -268,7 +268,7 @@ def test_psql_connect_line_reaches_a_database_named_like_a_conninfo(
         [
             str(cluster.binaries.exe("psql")),
             "-X",
-            "-At",
+            "-Atq",
             "-v",
             "ON_ERROR_STOP=1",
             "-h",
