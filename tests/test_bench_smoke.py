@@ -47,13 +47,15 @@ def test_pgbench_effect_smoke() -> None:
 
 
 @pytest.mark.pg
-def test_roles_plan_smoke() -> None:
+@pytest.mark.parametrize("shape", ["dense", "sparse"])
+def test_roles_plan_smoke(shape: str) -> None:
     """A synthetic cluster of 200 tables builds, `pgtune roles plan` on it has exactly the changes
-    its drift implies (the benchmark checks), and applying them leaves the cluster in sync."""
+    its drift implies (the benchmark checks), and applying them leaves the cluster in sync; on
+    the dense shape, `pgtune roles export` writes the same file twice and a plan of it runs."""
     get_pg_binaries(18)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
     run = Path(__file__).resolve().parents[1] / "bench" / "roles_plan" / "run.py"
     proc = subprocess.run(
-        [sys.executable, str(run), "--smoke", "-q"],
+        [sys.executable, str(run), "--smoke", "--shape", shape, "-q"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -62,6 +64,9 @@ def test_roles_plan_smoke() -> None:
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "pgtune roles plan --format sql" in proc.stdout
     assert ", 0 changes left" in proc.stdout  # the applied plan converged
+    if shape == "dense":
+        assert "pgtune roles export -o FILE:" in proc.stdout
+        assert "the exported policy:" in proc.stdout
 
 
 @pytest.mark.pg

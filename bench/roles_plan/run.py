@@ -112,14 +112,52 @@ class BenchError(Exception):
 
 @dataclass(frozen=True)
 class PlanRun:
+    """One measured ``pgtune`` process (a plan or an export)."""
+
     wall_ms: float
     cpu_ms: float  # the pgtune process, user + system
     server_ms: float
     rss_mb: float  # ru_maxrss, 10^6 bytes
-    changes: int
-    sql_bytes: int
+    changes: int | None  # a plan's; None for an export
+    sql_bytes: int  # a plan's SQL, an export's file
     load: Load | None
     noisy: bool
+
+
+@dataclass(frozen=True)
+class Command:
+    """What is measured at each size, and its targets at TARGET_TABLES."""
+
+    name: str  # "plan", "export", "plan exported"
+    wall_s: float
+    rss_mb: float | None  # None: no memory target
+    strict: bool  # targets are "<" (sparse) rather than "<=" (dense)
+
+    def meets(self, wall_ms: float, rss_mb: float) -> bool:
+        wall_ok = wall_ms < self.wall_s * 1000 if self.strict else wall_ms <= self.wall_s * 1000
+        if self.rss_mb is None:
+            return wall_ok
+        rss_ok = rss_mb < self.rss_mb if self.strict else rss_mb <= self.rss_mb
+        return wall_ok and rss_ok
+
+    def target_text(self) -> str:
+        op = "<" if self.strict else "<="
+        rss = f" and {op} {self.rss_mb:.0f} MB" if self.rss_mb is not None else ""
+        return f"{op} {self.wall_s:g} s{rss}"
+
+
+PLAN = "plan"
+EXPORT = "export"
+PLAN_EXPORTED = "plan exported"
+# What each shape measures (issue 10/11 §4 for the dense targets).
+COMMANDS: dict[str, tuple[Command, ...]] = {
+    "sparse": (Command(PLAN, TARGET_WALL_S, TARGET_RSS_MB, True),),
+    "dense": (
+        Command(PLAN, 3.0, 150.0, False),
+        Command(EXPORT, 6.0, 200.0, False),
+        Command(PLAN_EXPORTED, 4.0, None, False),
+    ),
+}
 
 
 def plan_argv(policy: Path, dsn: str) -> list[str]:
@@ -139,15 +177,32 @@ def plan_argv(policy: Path, dsn: str) -> list[str]:
 GNU_TIME = Path("/usr/bin/time")
 
 
+def export_argv(dsn: str, output: Path) -> list[str]:
+    return [*pgtune_argv(), "roles", "export", "--dsn", dsn, "--database", syn.DATABASE,
+            "-o", str(output)]  # fmt: skip
+
+
+def run_export(cluster: Cluster, output: Path, dsn: str, limit: float) -> PlanRun:
+    """One ``pgtune roles export`` process writing ``output`` (removed first: no backup)."""
+    output.unlink(missing_ok=True)
+    return timed(cluster, export_argv(dsn, output), limit, output)
+
+
 def run_plan(cluster: Cluster, policy: Path, dsn: str, limit: float) -> PlanRun:
-    """One ``pgtune roles plan`` process: wall, CPU and peak RSS of exactly that child.
+    """One ``pgtune roles plan`` process (see :func:`timed`)."""
+    return timed(cluster, plan_argv(policy, dsn), limit, None)
+
+
+def timed(cluster: Cluster, argv: list[str], limit: float, output: Path | None) -> PlanRun:
+    """One ``pgtune`` process: wall, CPU and peak RSS of exactly that child; a plan's change
+    count from its stderr (``output`` None), else the size of the file it wrote.
 
     The peak RSS comes from GNU time (``%M``), which forks the child from its own small
     process. ``ru_maxrss`` from our own ``wait4`` would not do: Python starts children with
     vfork, and Linux carries the parent's high-water RSS into the child's ``ru_maxrss`` at exec
     (``python -c pass`` started by a 300 MB parent reports 300 MB).
     """
-    argv = plan_argv(policy, dsn)
+    command = " ".join(argv[len(pgtune_argv()) : len(pgtune_argv()) + 2])
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
@@ -170,11 +225,17 @@ def run_plan(cluster: Cluster, policy: Path, dsn: str, limit: float) -> PlanRun:
         stderr = err.read().decode(errors="replace")
         rss_text = rss_file.read().strip().splitlines()
     if proc.returncode != 0:
-        raise BenchError(f"pgtune roles plan exited {proc.returncode}:\n{stderr.strip()}")
-    match = _CHANGES.search(stderr)
-    if match is None:
-        raise BenchError(f"pgtune roles plan did not report its changes:\n{stderr.strip()}")
-    changes = int(match[1]) if match[1] else 0
+        raise BenchError(f"pgtune {command} exited {proc.returncode}:\n{stderr.strip()}")
+    changes: int | None = None
+    if output is None:
+        match = _CHANGES.search(stderr)
+        if match is None:
+            raise BenchError(f"pgtune {command} did not report its changes:\n{stderr.strip()}")
+        changes = int(match[1]) if match[1] else 0
+    elif not output.is_file() or output.stat().st_size == 0:
+        raise BenchError(f"pgtune {command} wrote no file:\n{stderr.strip()}")
+    else:
+        sql_bytes = output.stat().st_size
     try:
         rss_mb = int(rss_text[-1]) * 1024 / 1e6  # KiB
     except (IndexError, ValueError):
@@ -303,10 +364,16 @@ def plan_phases(policy: Path, dsn: str) -> str:
 
 def profile_plan(policy: Path, dsn: str, top: int) -> str:
     """One ``pgtune roles plan`` under cProfile: the heaviest functions, own and cumulative."""
+    return profile_command(plan_argv(policy, dsn), top)
+
+
+def profile_command(command: list[str], top: int) -> str:
+    """One ``pgtune`` process (``command``: argv as from plan_argv / export_argv) under
+    cProfile: the heaviest functions, own and cumulative."""
     with tempfile.TemporaryDirectory(prefix="pgtune-bench-") as tmp:
         out = Path(tmp) / "plan.prof"
         argv = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pgtune"]
-        argv += plan_argv(policy, dsn)[len(pgtune_argv()) :]
+        argv += command[len(pgtune_argv()) :]
         proc = subprocess.run(
             argv,
             cwd=REPO,
@@ -318,13 +385,17 @@ def profile_plan(policy: Path, dsn: str, top: int) -> str:
         if proc.returncode != 0:
             raise BenchError(f"profiled run exited {proc.returncode}: {proc.stderr.decode()}")
         lines: list[str] = []
+        name = " ".join(command[len(pgtune_argv()) : len(pgtune_argv()) + 2])
         for order in ("tottime", "cumulative"):
             text = io.StringIO()
             stats = pstats.Stats(str(out), stream=text)
             stats.strip_dirs().sort_stats(order).print_stats(top)
             body = text.getvalue().split("\n")
             start = next((i for i, ln in enumerate(body) if ln.strip().startswith("ncalls")), 0)
-            lines.append(f"cProfile, top {top} by {order} (under cProfile: slower than real):")
+            lines.append(
+                f"cProfile of pgtune {name}, top {top} by {order} (under cProfile: slower "
+                "than real):"
+            )
             lines += [f"  {ln}" for ln in body[start:] if ln.strip()]
         return "\n".join(lines)
 
@@ -334,11 +405,15 @@ def profile_plan(policy: Path, dsn: str, top: int) -> str:
 
 @dataclass
 class SizeResult:
+    """One command measured at one size."""
+
     tables: int
     schemas: int
     build_s: float
-    expected: int
-    api: ApiPlan
+    expected: int | None  # a plan's changes, as the drift implies; None: not checked
+    api: ApiPlan | None  # plans only
+    command: Command = COMMANDS["sparse"][0]
+    acl_items: int = 0  # on the tables and sequences of the s* schemas
     runs: list[PlanRun] = field(default_factory=list)
     waited_s: float = 0.0
 
@@ -368,7 +443,12 @@ class SizeResult:
         return load is not None and load.others_pct > limit
 
     def meets_target(self) -> bool:
-        return self.wall_ms() < TARGET_WALL_S * 1000 and self.rss_mb() < TARGET_RSS_MB
+        return self.command.meets(self.wall_ms(), self.rss_mb())
+
+    def changes(self) -> int | None:
+        if self.api is not None:
+            return self.api.changes
+        return self.runs[-1].changes if self.runs else None
 
 
 @dataclass
@@ -383,6 +463,7 @@ class Settings:
     quiet_budget: float
     verify: bool
     profile: int  # top N functions, 0 = no profile
+    shape: str = "dense"
 
 
 @dataclass
@@ -393,6 +474,10 @@ class Outcome:
     results: list[SizeResult] = field(default_factory=list)
     verified: tuple[int, int] | None = None
     profile: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def of(self, name: str) -> list[SizeResult]:
+        return [r for r in self.results if r.command.name == name]
 
 
 def dsn_of(cluster: Cluster) -> str:
@@ -401,15 +486,14 @@ def dsn_of(cluster: Cluster) -> str:
 
 def measure_size(
     cluster: Cluster,
-    policy: Path,
+    run_once: Callable[[], PlanRun],
     res: SizeResult,
     cfg: Settings,
     budget: list[float],
     log: Callable[[str], None],
 ) -> None:
-    dsn = dsn_of(cluster)
     if cfg.warmup:
-        run_plan(cluster, policy, dsn, cfg.max_others)  # first reads set hint bits, fill caches
+        run_once()  # first reads set hint bits, fill caches
     retries = cfg.retries
     while True:
         quiet_runs = sum(1 for r in res.runs if not r.noisy)
@@ -420,15 +504,16 @@ def measure_size(
         waited = wait_for_quiet(cluster, cfg.max_others, min(cfg.quiet_wait, budget[0]))
         budget[0] -= waited
         res.waited_s += waited
-        run = run_plan(cluster, policy, dsn, cfg.max_others)
+        run = run_once()
         res.runs.append(run)
         others = f"others {run.load.others_pct:.1f} %" if run.load else "others n/a"
+        what = f"{run.changes} changes" if run.changes is not None else f"{run.sql_bytes} bytes"
         log(
-            f"  run {len(res.runs)}: {run.wall_ms:.0f} ms wall, {run.cpu_ms:.0f} ms CPU, "
-            f"server {run.server_ms:.0f} ms, {run.rss_mb:.0f} MB, {run.changes} changes, "
-            f"{others}" + (" (noisy)" if run.noisy else "")
+            f"  {res.command.name} run {len(res.runs)}: {run.wall_ms:.0f} ms wall, "
+            f"{run.cpu_ms:.0f} ms CPU, server {run.server_ms:.0f} ms, {run.rss_mb:.0f} MB, "
+            f"{what}, {others}" + (" (noisy)" if run.noisy else "")
         )
-        if run.changes != res.expected:
+        if res.expected is not None and run.changes != res.expected:
             raise BenchError(
                 f"{res.tables} tables: the CLI planned {run.changes} changes, the drift implies "
                 f"{res.expected}"
@@ -437,6 +522,7 @@ def measure_size(
 
 def execute(cfg: Settings, log: Callable[[str], None]) -> Outcome:
     layout = syn.Layout.for_sizes(cfg.sizes)
+    shape = syn.Shape(cfg.shape)
     binaries = PgBinaries.for_major(cfg.major)
     check_accessible(binaries)
     cluster = Cluster(binaries)
@@ -446,48 +532,88 @@ def execute(cfg: Settings, log: Callable[[str], None]) -> Outcome:
         cluster.initdb()
         cluster.write_conf(SERVER_CONF, mode="include")
         cluster.start(timeout=120)
-        log(f"PostgreSQL {out.version} in {cluster.base_dir}")
-        with cluster.connect() as conn:
-            syn.create_globals(conn)
-        with cluster.connect(syn.DATABASE) as conn:
-            syn.create_database_objects(conn)
-        built = 0
+        log(f"PostgreSQL {out.version} in {cluster.base_dir}; {cfg.shape} shape")
+        builder = syn.Builder(shape, layout, cluster.connect)
+        work = Path(cluster.base_dir)
+        dsn = dsn_of(cluster)
         for tables in cfg.sizes:
-            start = time.perf_counter()
-            with cluster.connect(syn.DATABASE) as conn:
-                for index in range(built + 1, layout.schemas(tables) + 1):
-                    syn.build_schema(conn, index, layout.per_schema)
-                syn.settle(conn)
-            built = layout.schemas(tables)
-            build_s = time.perf_counter() - start
-            policy = Path(cluster.base_dir) / f"policy-{tables}.yaml"
-            policy.write_text(yaml.safe_dump(syn.policy_document(layout, tables), sort_keys=False))
-            api = api_plan(policy, dsn_of(cluster))
-            expected = syn.expected_changes(layout, tables)
+            build_s = builder.grow(tables)
+            built, acl_items = builder.schemas, builder.acl_items()
+            policy = work / f"policy-{tables}.yaml"
+            document = shape.policy_document(layout, tables, cfg.major)
+            policy.write_text(yaml.safe_dump(document, sort_keys=False))
+            api = api_plan(policy, dsn)
+            expected = shape.expected_changes(layout, tables)
             log(
-                f"{tables} tables ({built} schemas): built in {build_s:.1f} s; API plan "
-                f"{api.seconds:.2f} s, {api.changes} changes (drift implies {expected}), "
-                f"{api.queries} queries"
+                f"{tables} tables ({built} schemas, {acl_items} table and sequence ACL items): "
+                f"built in {build_s:.1f} s; API plan {api.seconds:.2f} s, {api.changes} changes "
+                f"(drift implies {expected}), {api.queries} queries"
             )
             if api.changes != expected:
                 raise BenchError(
                     f"{tables} tables: the plan has {api.changes} changes, the drift implies "
                     f"{expected}"
                 )
-            res = SizeResult(tables, built, build_s, expected, api)
-            out.results.append(res)
-            measure_size(cluster, policy, res, cfg, budget, log)
-        last = Path(cluster.base_dir) / f"policy-{cfg.sizes[-1]}.yaml"
+            exported = work / f"exported-{tables}.yaml"
+            for command in COMMANDS[cfg.shape]:
+                res = SizeResult(tables, built, build_s, expected, api, command, acl_items)
+                run_once = measured(cluster, command, policy, exported, out, res, dsn)
+                measure_size(cluster, run_once, res, cfg, budget, log)
+                out.results.append(res)
+        last = cfg.sizes[-1]
         if cfg.profile:
-            log(f"profiling {cfg.sizes[-1]} tables under cProfile ...")
-            out.profile = plan_phases(last, dsn_of(cluster))
-            out.profile += "\n\n" + profile_plan(last, dsn_of(cluster), cfg.profile)
+            log(f"profiling {last} tables under cProfile ...")
+            policies = [work / f"policy-{last}.yaml"]
+            if cfg.shape == "dense":
+                policies.append(work / f"exported-{last}.yaml")
+            profiles = [f"{p.name}: " + plan_phases(p, dsn) for p in policies]
+            profiles += [profile_plan(p, dsn, cfg.profile) for p in policies]
+            if cfg.shape == "dense":
+                target = work / "export-profiled.yaml"
+                profiles.append(profile_command(export_argv(dsn, target), cfg.profile))
+            out.profile = "\n\n".join(profiles)
         if cfg.verify:
-            out.verified = apply_and_replan(last, dsn_of(cluster))
+            out.verified = apply_and_replan(work / f"policy-{last}.yaml", dsn)
             log(f"applied {out.verified[0]} statements; {out.verified[1]} changes left")
         return out
     finally:
         cluster.cleanup()
+
+
+def measured(
+    cluster: Cluster,
+    command: Command,
+    policy: Path,
+    exported: Path,
+    out: Outcome,
+    res: SizeResult,
+    dsn: str,
+) -> Callable[[], PlanRun]:
+    """The run of ``command`` at one size. The export first writes ``exported`` (the policy the
+    exported plan reads); its measured runs must write the same bytes."""
+    limit = out.settings.max_others
+    if command.name == PLAN:
+        return lambda: run_plan(cluster, policy, dsn, limit)
+    if command.name == EXPORT:
+        res.expected, res.api = None, None
+        run_export(cluster, exported, dsn, limit)
+        again = exported.with_suffix(".again.yaml")
+
+        def export_once() -> PlanRun:
+            run = run_export(cluster, again, dsn, limit)
+            if again.read_bytes() != exported.read_bytes():
+                raise BenchError(f"two exports of the same cluster differ: {exported} {again}")
+            return run
+
+        return export_once
+    api = api_plan(exported, dsn)
+    if api.changes != res.expected:  # the export's notes say what a plan would change
+        out.warnings.append(
+            f"{res.tables} tables: the plan with the exported policy has {api.changes} changes, "
+            f"the pattern policy's {res.expected}"
+        )
+    res.api, res.expected = api, api.changes
+    return lambda: run_plan(cluster, exported, dsn, limit)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -535,67 +661,95 @@ def others_text(res: SizeResult, limit: float) -> str:
 
 
 def target_text(res: SizeResult) -> str:
+    if res.tables < TARGET_TABLES and not res.command.strict:
+        return f"n/a (< {TARGET_TABLES} tables)"
     if res.meets_target():
         return "yes"
     misses = []
-    if res.wall_ms() >= TARGET_WALL_S * 1000:
+    limit = res.command.wall_s * 1000
+    if res.wall_ms() >= limit if res.command.strict else res.wall_ms() > limit:
         misses.append(f"{res.wall_ms() / 1000:.1f} s")
-    if not res.rss_mb() < TARGET_RSS_MB:
+    if res.command.rss_mb is not None and not res.command.meets(0.0, res.rss_mb()):
         misses.append(f"{res.rss_mb():.0f} MB")
     return "no (" + ", ".join(misses) + ")"
 
 
+def _text(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def command_text(name: str) -> str:
+    return {
+        PLAN: "pgtune roles plan --format sql",
+        EXPORT: "pgtune roles export -o FILE",
+        PLAN_EXPORTED: "pgtune roles plan --format sql, the exported policy",
+    }[name]
+
+
 def report(out: Outcome) -> str:
     cfg = out.settings
+    names = [c.name for c in COMMANDS[cfg.shape]]
     lines = [
-        f"pgtune roles plan --format sql, PostgreSQL {out.version}, {' '.join(pgtune_argv())}",
+        f"{', '.join(command_text(n) for n in names)}; PostgreSQL {out.version}, "
+        f"{' '.join(pgtune_argv())}",
         f"machine: {machine()}",
         f"commit: {git_commit()}",
-        f"cluster: {out.tmpdir}",
-        "",
-        "  tables  runs   wall median (min-max)   CPU   server  peak RSS  changes  queries"
-        "   wall / CPU ms per 1k tables (marginal)   others' CPU",
+        f"cluster: {out.tmpdir}; {cfg.shape} shape",
     ]
-    wall_growth = growth(out.results, wall_of)
-    cpu_growth = growth(out.results, cpu_of)
-    for res, wall_g, cpu_g in zip(out.results, wall_growth, cpu_growth, strict=True):
-        walls = [r.wall_ms for r in res.used()]
-        quiet = sum(1 for r in res.runs if not r.noisy)
-        lines.append(
-            f"  {res.tables:>6} {quiet:>2}/{len(res.runs):<3}"
-            f"{res.wall_ms():>9.0f} ({min(walls):.0f}-{max(walls):.0f})".ljust(34)
-            + f"{res.cpu_ms():>6.0f} {res.server_ms():>6.0f} {res.rss_mb():>6.0f} MB"
-            f" {res.api.changes:>7} {res.api.queries:>8}"
-            f"   {growth_text(*wall_g):>13} / {growth_text(*cpu_g):<13}"
-            f"             {others_text(res, cfg.max_others)}"
-        )
+    for name in names:
+        results = out.of(name)
+        lines += [
+            "",
+            f"{command_text(name)}:",
+            "  tables  ACL items  runs   wall median (min-max)   CPU   server  peak RSS  changes"
+            "  queries   wall / CPU ms per 1k tables (marginal)   others' CPU",
+        ]
+        wall_growth = growth(results, wall_of)
+        cpu_growth = growth(results, cpu_of)
+        for res, wall_g, cpu_g in zip(results, wall_growth, cpu_growth, strict=True):
+            walls = [r.wall_ms for r in res.used()]
+            quiet = sum(1 for r in res.runs if not r.noisy)
+            queries = res.api.queries if res.api is not None else None
+            lines.append(
+                f"  {res.tables:>6} {res.acl_items:>10} {quiet:>2}/{len(res.runs):<3}"
+                f"{res.wall_ms():>9.0f} ({min(walls):.0f}-{max(walls):.0f})".ljust(45)
+                + f"{res.cpu_ms():>6.0f} {res.server_ms():>6.0f} {res.rss_mb():>6.0f} MB"
+                f" {_text(res.changes()):>7} {_text(queries):>8}"
+                f"   {growth_text(*wall_g):>13} / {growth_text(*cpu_g):<13}"
+                f"             {others_text(res, cfg.max_others)}"
+            )
+        for res, (_, extra) in zip(results, growth(results, rss_of), strict=True):
+            if extra is not None:
+                lines.append(
+                    f"  peak RSS growth up to {res.tables} tables: {extra:.1f} MB per 1k tables"
+                )
     lines.append("(times in ms; runs = quiet/all; medians over the quiet runs when >= 3)")
     lines.append("")
-    for res, (_, extra) in zip(out.results, growth(out.results, rss_of), strict=True):
-        if extra is not None:
-            lines.append(f"peak RSS growth up to {res.tables} tables: {extra:.1f} MB per 1k tables")
     big = [r for r in out.results if r.tables >= TARGET_TABLES]
     for res in big:
         verdict = "holds" if res.meets_target() else "MISSED"
         lines.append(
-            f"target at {res.tables} tables (< {TARGET_WALL_S:.0f} s, < {TARGET_RSS_MB:.0f} MB): "
+            f"target of {res.command.name} at {res.tables} tables ({res.command.target_text()}): "
             f"{verdict} ({res.wall_ms() / 1000:.2f} s wall, {res.cpu_ms() / 1000:.2f} s CPU, "
             f"{res.rss_mb():.0f} MB)"
         )
     if not big:
         lines.append(f"target: not measured (no size >= {TARGET_TABLES} tables)")
-    noisy = [r.tables for r in out.results if r.noisy(cfg.max_others)]
+    noisy = sorted(
+        {f"{r.command.name} at {r.tables}" for r in out.results if r.noisy(cfg.max_others)}
+    )
     if noisy:
         lines.append(
-            f"NOISY: others used more than {cfg.max_others:g} % of the machine at "
-            f"{', '.join(map(str, noisy))} tables; rerun before quoting those wall times (CPU "
-            "times are disturbed less)"
+            f"NOISY: others used more than {cfg.max_others:g} % of the machine ("
+            f"{', '.join(noisy)} tables); rerun before quoting those wall times (CPU times are "
+            "disturbed less)"
         )
     if any(r.rss_mb() != r.rss_mb() for r in out.results):
         lines.append(f"peak RSS not measured: {GNU_TIME} (GNU time) is missing")
     waited = sum(r.waited_s for r in out.results)
     if waited:
         lines.append(f"waited {waited:.0f} s in all for other tenants to go quiet")
+    lines += [f"WARNING: {w}" for w in out.warnings]
     if out.verified is not None:
         done, left = out.verified
         lines.append(f"apply + re-plan: {done} statements applied, {left} changes left")
@@ -613,16 +767,16 @@ TABLE_RULE = "|" + "---|" * TABLE_HEADER.count(" |")
 SECTION_TEXT = f"""{SECTION}
 
 `pgtune roles plan --policy ... --dsn ... --format sql` against a synthetic cluster, measured by
-`python bench/roles_plan/run.py --record`: 1,000 tables per schema, each with a serial primary
-key (a sequence), 200 roles, grants, default privileges, 50 RLS policies and drift the plan
-repairs (`bench/roles_plan/synthetic.py`); one row per size, the sizes of one run together
-(smallest first). Each figure is over fresh `pgtune` processes after one discarded warm-up:
-*wall median* and its range (ms), the median *plan CPU* (user + system of the pgtune process)
-and *server CPU* (the postmaster's process tree), the largest *peak RSS* of the pgtune process
-(GNU time's `%M`, MB = 10^6 bytes), the *changes* of the plan (checked against the drift) and
-the *queries* the inspection ran (`Inspection.queries`). *ms per 1k tables* is the wall and the
-CPU median per 1,000 tables, each with the marginal cost since the previous size in parentheses
-(flat = linear growth; the first size also carries the fixed cost of starting).
+`python bench/roles_plan/run.py --shape sparse --record`: 1,000 tables per schema, each with a
+serial primary key (a sequence), 200 roles, grants, default privileges, 50 RLS policies and
+drift the plan repairs (`bench/roles_plan/synthetic.py`); one row per size, the sizes of one run
+together (smallest first). Each figure is over fresh `pgtune` processes after one discarded
+warm-up: *wall median* and its range (ms), the median *plan CPU* (user + system of the pgtune
+process) and *server CPU* (the postmaster's process tree), the largest *peak RSS* of the pgtune
+process (GNU time's `%M`, MB = 10^6 bytes), the *changes* of the plan (checked against the
+drift) and the *queries* the inspection ran (`Inspection.queries`). *ms per 1k tables* is the
+wall and the CPU median per 1,000 tables, each with the marginal cost since the previous size in
+parentheses (flat = linear growth; the first size also carries the fixed cost of starting).
 *others' CPU* is what every other process (and steal) used during the runs, as a share of the
 whole machine, from /proc/stat; medians use the quiet runs when at least three are quiet. The
 target: at 20,000 tables, wall < 5 s and peak RSS < 300 MB.
@@ -630,49 +784,86 @@ target: at 20,000 tables, wall < 5 s and peak RSS < 300 MB.
 {TABLE_HEADER}
 {TABLE_RULE}
 """
+DENSE_SECTION = "## roles_plan, dense shape"
+DENSE_HEADER = (
+    "| date (UTC) | commit | machine | PostgreSQL | tables (schemas) | ACL items | command "
+    "| runs quiet/all | wall median (min-max) | CPU | server CPU | peak RSS | changes | queries "
+    "| wall / CPU ms per 1k tables (marginal) | others' CPU | target at 20k tables |"
+)
+DENSE_RULE = "|" + "---|" * DENSE_HEADER.count(" |")
+DENSE_SECTION_TEXT = f"""{DENSE_SECTION}
+
+What real clusters carry: many ACL items per table. `python bench/roles_plan/run.py --record`
+(the default `--shape dense`, `bench/roles_plan/synthetic.py`): 1,000 tables per schema, each
+with a serial key; 200 roles: 80 read-only groups (USAGE + SELECT on the tables and sequences of
+3 schemas), 60 read-write groups (every table and sequence privilege on 2 schemas), 60 login
+users in one or two of them; default privileges mirroring the grants; 3 users per schema with
+ad-hoc SELECT on every 10th table; 10 column grants, 5 RLS policies; PUBLIC SELECT on every 100th
+table; a second grantor (a read-write group WITH GRANT OPTION re-granting SELECT) on every 50th.
+*ACL items*: the `relacl` items of the tables and sequences, counted on the server (19 per table
+and per sequence, ~767k at 20,000 tables). Per size, three *commands*, each as fresh processes
+after one discarded warm-up: `roles plan` with the pattern policy (profiles on schemas, globs:
+its changes are the 20 grant options per schema, checked), `roles export` (its measured runs
+must write the file of the warm-up byte for byte), and `roles plan` with that exported policy
+(literal table lists where no `*` fits). Columns as in the sparse table above. Targets at 20,000
+tables (issue 10/11 §4): pattern plan <= 3 s and <= 150 MB, exported-policy plan <= 4 s, export
+<= 6 s and <= 200 MB; linear growth (flat marginal ms per 1k tables).
+
+{DENSE_HEADER}
+{DENSE_RULE}
+"""
 
 
 def table_rows(out: Outcome) -> list[str]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     cfg = out.settings
+    dense = cfg.shape == "dense"
     rows = []
-    wall_growth = growth(out.results, wall_of)
-    cpu_growth = growth(out.results, cpu_of)
-    for res, wall_g, cpu_g in zip(out.results, wall_growth, cpu_growth, strict=True):
-        walls = [r.wall_ms for r in res.used()]
-        cells = [
-            now,
-            f"`{git_commit()}`",
-            machine(),
-            out.version,
-            f"{res.tables} ({res.schemas})",
-            f"{sum(1 for r in res.runs if not r.noisy)}/{len(res.runs)}",
-            f"{res.wall_ms():.0f} ({min(walls):.0f}-{max(walls):.0f})",
-            f"{res.cpu_ms():.0f}",
-            f"{res.server_ms():.0f}",
-            f"{res.rss_mb():.0f} MB",
-            str(res.api.changes),
-            str(res.api.queries),
-            f"{growth_text(*wall_g)} / {growth_text(*cpu_g)}",
-            others_text(res, cfg.max_others),
-            target_text(res),
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
+    for command in COMMANDS[cfg.shape]:
+        results = out.of(command.name)
+        wall_growth = growth(results, wall_of)
+        cpu_growth = growth(results, cpu_of)
+        for res, wall_g, cpu_g in zip(results, wall_growth, cpu_growth, strict=True):
+            walls = [r.wall_ms for r in res.used()]
+            queries = res.api.queries if res.api is not None else None
+            cells = [
+                now,
+                f"`{git_commit()}`",
+                machine(),
+                out.version,
+                f"{res.tables} ({res.schemas})",
+                *([str(res.acl_items), command.name] if dense else []),
+                f"{sum(1 for r in res.runs if not r.noisy)}/{len(res.runs)}",
+                f"{res.wall_ms():.0f} ({min(walls):.0f}-{max(walls):.0f})",
+                f"{res.cpu_ms():.0f}",
+                f"{res.server_ms():.0f}",
+                f"{res.rss_mb():.0f} MB",
+                _text(res.changes()),
+                _text(queries),
+                f"{growth_text(*wall_g)} / {growth_text(*cpu_g)}",
+                others_text(res, cfg.max_others),
+                (command.target_text() + ": " if dense else "") + target_text(res),
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
     return rows
 
 
-def insert_rows(text: str, rows: Sequence[str]) -> str:
-    """``text`` with ``rows`` as the newest (first) rows of the roles_plan table."""
+def insert_rows(text: str, rows: Sequence[str], dense: bool = False) -> str:
+    """``text`` with ``rows`` as the newest (first) rows of the roles_plan table (the dense
+    shape's with ``dense``); the section is added at the end when missing."""
+    section = DENSE_SECTION if dense else SECTION
+    section_text = DENSE_SECTION_TEXT if dense else SECTION_TEXT
+    header, rule = (DENSE_HEADER, DENSE_RULE) if dense else (TABLE_HEADER, TABLE_RULE)
     lines = text.rstrip("\n").splitlines()
-    if SECTION not in lines:
-        lines += ["", *SECTION_TEXT.rstrip("\n").splitlines()]
-    start = lines.index(SECTION)
+    if section not in lines:
+        lines += ["", *section_text.rstrip("\n").splitlines()]
+    start = lines.index(section)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     for i in range(start + 1, end):
         if lines[i].startswith("|") and set(lines[i].replace(" ", "")) <= set("|-:"):
             lines[i + 1 : i + 1] = rows
             return "\n".join(lines) + "\n"
-    lines[end:end] = ["", TABLE_HEADER, TABLE_RULE, *rows, ""]
+    lines[end:end] = ["", header, rule, *rows, ""]
     return "\n".join(lines) + "\n"
 
 
@@ -715,6 +906,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "when something fails",
     )
     parser.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
+    parser.add_argument(
+        "--shape",
+        choices=syn.SHAPES,
+        default="dense",
+        help="dense (default): 200 roles holding whole schemas, ~19 ACL items per table and "
+        "sequence; plan, export and plan of the exported policy are measured. sparse: a few "
+        "grants per table and drift; the plan only",
+    )
     parser.add_argument("--major", type=int, choices=(15, 18), default=18, help="PostgreSQL")
     parser.add_argument(
         "--max-others",
@@ -758,7 +957,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--runs must be at least {MIN_RUNS}")
     if args.smoke:
         cfg = Settings(
-            [SMOKE_SIZE], 1, False, args.major, args.max_others, 0, 0.0, 0.0, True, args.profile
+            [SMOKE_SIZE],
+            1,
+            False,
+            args.major,
+            args.max_others,
+            0,
+            0.0,
+            0.0,
+            True,
+            args.profile,
+            args.shape,
         )
     else:
         cfg = Settings(
@@ -772,13 +981,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.quiet_budget,
             args.verify,
             args.profile,
+            args.shape,
         )
 
     def log(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    log(f"roles_plan: {', '.join(map(str, cfg.sizes))} tables, {cfg.runs} run(s) each ...")
+    log(
+        f"roles_plan ({cfg.shape}): {', '.join(map(str, cfg.sizes))} tables, {cfg.runs} run(s) "
+        "each ..."
+    )
     try:
         out = execute(cfg, log)
     except (BenchError, PgHarnessError, OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -793,7 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.record:
         text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        RESULTS.write_text(insert_rows(text, table_rows(out)))
+        RESULTS.write_text(insert_rows(text, table_rows(out), dense=cfg.shape == "dense"))
         print(f"recorded in {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -18,7 +18,8 @@ and ``app_readwrite`` readwrite on every schema (``"*"``); ``team_NN`` readwrite
 (only the teams whose schema exists at this size, so the grants per table stay constant);
 ``u_001`` .. ``u_010`` CONNECT, USAGE and SELECT on the tables matching ``t00[1-5]?`` (a glob:
 no default privileges); ``app_monitor`` monitoring; ``default_privileges.owners: [app_owner]``;
-``revoke_public`` CONNECT and TEMPORARY on ``app``; ``revoke_public_function_execute``; and 50
+``revoke_public`` CONNECT and TEMPORARY on ``app``; ``revoke_public_function_execute``;
+``unmanaged_roles: ignore`` (``legacy_etl``'s grants are left alone); and 50
 ``rls`` entries, one per table ``s01.t0001`` .. ``s01.t0050``, each with one policy.
 
 **The live side** is that policy applied, plus drift (:data:`TABLE_DRIFT` and friends), so that
@@ -34,7 +35,8 @@ rules, so the plan is checked, not only timed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,7 +200,8 @@ def policy_document(layout: Layout, tables: int) -> dict[str, Any]:
     ]
     return {
         "version": 1,
-        "settings": {"revoke_public_function_execute": True},
+        # legacy_etl's grants are left alone (the default, report, would list each one)
+        "settings": {"revoke_public_function_execute": True, "unmanaged_roles": "ignore"},
         "roles": roles,
         "databases": {
             DATABASE: {
@@ -459,7 +462,8 @@ def settle(conn: psycopg.Connection[Any]) -> None:
 # Schemas beyond the 20th repeat the groups of schema (index modulo 20), so the density per
 # table is the same at every size: the groups of schemas not built yet hold nothing. The
 # matching pattern policy (:func:`dense_policy_document`) is the grants as profiles on schemas
-# (``"*"``) and globs; its plan has only the grant options to revoke (``dense_expected_changes``).
+# (``"*"``) and globs, PUBLIC's SELECT included (``role: PUBLIC``); its plan has only the grant
+# options to revoke, with CASCADE (``dense_expected_changes``).
 
 DENSE_RO = tuple(f"ro_{i:02d}" for i in range(1, 81))
 DENSE_RW = tuple(f"rw_{i:02d}" for i in range(1, 61))
@@ -563,6 +567,15 @@ def dense_policy_document(layout: Layout, tables: int, major: int) -> dict[str, 
         }
         for (user, digit), names in adhoc.items()
     ]
+    access.append(
+        {
+            "role": "PUBLIC",  # the access entry for PUBLIC (t0100, t0200, ...)
+            "database": DATABASE,
+            "schemas": schemas,
+            "privileges": {"table": ["SELECT"]},
+            "tables": ["t??00"],
+        }
+    )
     access += [
         {
             "role": DENSE_USERS[i - 1],
@@ -789,3 +802,38 @@ class Shape:
 
 
 SHAPES = ("dense", "sparse")
+
+
+class Builder:
+    """Grows one cluster of one shape size by size (the sizes of a run share their first
+    schemas): what both benchmarks (roles_plan, audit_scale) build, from one place.
+
+    ``connect(dbname)`` returns an autocommit superuser connection (``Cluster.connect``)."""
+
+    def __init__(
+        self, shape: Shape, layout: Layout, connect: Callable[[str], psycopg.Connection[Any]]
+    ) -> None:
+        self.shape, self.layout, self.connect = shape, layout, connect
+        self.schemas = 0  # built so far
+
+    def grow(self, tables: int, log: Callable[[str], None] | None = None) -> float:
+        """Build up to ``tables`` tables, settle the catalogs; seconds taken."""
+        start = time.perf_counter()
+        if self.schemas == 0:
+            with self.connect("postgres") as conn:
+                self.shape.create_globals(conn)
+            with self.connect(DATABASE) as conn:
+                self.shape.create_database_objects(conn)
+        target = self.layout.schemas(tables)
+        with self.connect(DATABASE) as conn:
+            for index in range(self.schemas + 1, target + 1):
+                self.shape.build_schema(conn, index, self.layout.per_schema)
+                if log is not None and target > 1:
+                    log(f"  schema {index}/{target} built ({time.perf_counter() - start:.0f} s)")
+            settle(conn)
+        self.schemas = target
+        return time.perf_counter() - start
+
+    def acl_items(self) -> int:
+        with self.connect(DATABASE) as conn:
+            return live_acl_items(conn)
