@@ -132,6 +132,8 @@ def catalogs(draw: st.DrawFn, major: int) -> Catalog:
     # Another grantor: a holder of a grant option passes the privilege on.
     for target, privilege, holder in grantable[:2]:
         to = draw(st.sampled_from([r for r in ROLES if r != holder]))
+        schema = target.split(" ", 1)[1].split(".")[0]
+        s.append(f"GRANT USAGE ON SCHEMA {schema} TO {_id(holder)}")  # to name the table
         s.append(f"SET ROLE {_id(holder)}")
         s.append(f"GRANT {privilege} ON {target} TO {_id(to)}")
         s.append("RESET ROLE")
