@@ -70,13 +70,14 @@ def test_roles_plan_smoke(shape: str) -> None:
 
 
 @pytest.mark.pg
-def test_audit_scale_smoke() -> None:
+@pytest.mark.parametrize("shape", ["dense", "sparse"])
+def test_audit_scale_smoke(shape: str) -> None:
     """`pgtune audit` writes an HTML and a JSON report of a synthetic cluster of 200 tables,
     and its review covers every login role of the server (the benchmark checks)."""
     get_pg_binaries(18)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
     run = Path(__file__).resolve().parents[1] / "bench" / "audit_scale" / "run.py"
     proc = subprocess.run(
-        [sys.executable, str(run), "--smoke", "-q"],
+        [sys.executable, str(run), "--smoke", "--shape", shape, "-q"],
         capture_output=True,
         text=True,
         timeout=120,
