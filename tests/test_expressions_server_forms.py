@@ -182,3 +182,36 @@ def test_without_select_on_the_table_both_sides_go_through_pglast(cluster: Clust
             expressions.check(RlsPolicy(TABLE, "p", using="no_such_column = 1"))
     finally:
         expressions.close()
+
+
+def test_live_expressions_are_planned_as_the_table_owner(cluster: Cluster) -> None:
+    """Planning runs IMMUTABLE functions with constant arguments: a live policy (its owner's
+    text) must never run them with the rights of whoever runs pgtune (here a superuser)."""
+    with cluster.connect("app") as conn:
+        conn.execute("CREATE ROLE app_owner LOGIN")
+        conn.execute("GRANT CREATE, USAGE ON SCHEMA s TO app_owner")
+        conn.execute("ALTER TABLE s.t OWNER TO app_owner")
+    with cluster.connect("app", user="app_owner") as conn:
+        conn.execute(
+            "CREATE FUNCTION s.whoami(int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql AS"
+            " $$BEGIN RAISE NOTICE 'ran as %', current_user; RETURN true; END$$"
+        )
+        conn.execute("CREATE POLICY p ON s.t USING (s.whoami(1) AND id = 1)")
+        row = conn.execute("SELECT pg_get_expr(polqual, polrelid) FROM pg_policy").fetchone()
+        assert row is not None
+    live = str(row[0])
+    notices: list[str] = []
+
+    def connect(database: str) -> psycopg.Connection[tuple[object, ...]]:
+        conn = cluster.connect(database)
+        conn.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+        return conn
+
+    expressions = ServerExpressions(connect)
+    try:
+        assert not expressions.same(TABLE, live, "s.whoami(1) AND id = 2")
+        assert expressions.same(TABLE, live, "s.whoami(1) AND t.id = 1")
+        assert expressions.fallbacks == []
+    finally:
+        expressions.close()
+    assert notices and set(notices) == {"ran as app_owner"}, notices

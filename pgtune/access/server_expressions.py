@@ -17,6 +17,12 @@ boolean and folds away again. For a desired expression a second EXPLAIN with the
 a WHERE clause checks what CREATE POLICY would check (boolean; no aggregate, window or
 set-returning function): an error there is a policy error, reported with the file line.
 
+Planning folds IMMUTABLE functions with constant arguments, i.e. runs them. The live text was
+written by whoever owns the table, so it is planned *as the table's owner* (``SET LOCAL ROLE``,
+with the search_path pinned to the one pg_get_expr printed for): what runs, runs with rights the
+owner has anyway, never a superuser's. A role that cannot become the owner compares with pglast.
+Only the desired text (the policy file's own) is checked as the current role where it must be.
+
 Everything runs in a read-only transaction that is rolled back. EXPLAIN checks the table's
 SELECT privilege when the executor starts (after parse analysis, so undefined columns are still
 reported); without it, or when a lock or the time limit gets in the way, the pair is compared
@@ -24,6 +30,7 @@ with pglast instead (expressions.py), both sides, and the reason is kept in ``fa
 """
 
 from collections.abc import Mapping
+from dataclasses import astuple
 
 import psycopg
 from pglast import parse_sql
@@ -98,6 +105,9 @@ class ServerExpressions:
         self._plans: dict[tuple[TableRef, str], str | None] = {}
         self._checked: set[tuple[TableRef, str]] = set()
         self._locked: set[TableRef] = set()  # a lock got in the way once: do not wait again
+        self._owners: dict[TableRef, str | None] = {}  # the role to plan as; None: myself
+        self._not_as_owner: set[TableRef] = set()  # cannot become the owner: pglast
+        self._search_path: dict[str, str] = {}  # per database, as pg_get_expr printed for
         self.fallbacks: list[str] = []  # why some pairs were compared with pglast
 
     # -- diff_rls.Expressions -------------------------------------------------------------
@@ -154,14 +164,32 @@ class ServerExpressions:
             sql.Identifier(table.schema, table.name), sql.SQL(expr)
         )
         try:
-            self._explain(table, statement)
+            self._explain(table, statement, as_owner=table not in self._not_as_owner)
+        except _Unavailable:
+            if table in self._not_as_owner and table not in self._locked:
+                self._check_as_myself(policy, clause, expr, statement)
+            return
+        except _Rejected as exc:
+            raise self._rejected(policy, clause, expr, exc) from None
+
+    def _check_as_myself(
+        self, policy: RlsPolicy, clause: str, expr: str, statement: sql.Composed
+    ) -> None:
+        # The policy file's own text, checked with the current role's rights.
+        try:
+            self._explain(policy.table, statement, as_owner=False)
         except _Unavailable:
             return
         except _Rejected as exc:
-            raise ExpressionError(
-                f"{self._where(policy, clause)} expression {one_line(repr(expr))} is rejected by "
-                f"the server: {one_line(exc.message)}"
-            ) from None
+            raise self._rejected(policy, clause, expr, exc) from None
+
+    def _rejected(
+        self, policy: RlsPolicy, clause: str, expr: str, exc: _Rejected
+    ) -> ExpressionError:
+        return ExpressionError(
+            f"{self._where(policy, clause)} expression {one_line(repr(expr))} is rejected by "
+            f"the server: {one_line(exc.message)}"
+        )
 
     def _plan(self, table: TableRef, expr: str) -> str | None:
         """The server's rendering of ``expr`` on ``table``, None if it cannot tell."""
@@ -188,16 +216,31 @@ class ServerExpressions:
         # Whether a SubPlan is hashed depends on estimates, not on the expression.
         return text.replace("hashed SubPlan", "SubPlan")
 
-    def _explain(self, table: TableRef, statement: sql.Composed) -> str:
+    def _owner(self, conn: psycopg.Connection[tuple[object, ...]], table: TableRef) -> str | None:
+        if table not in self._owners:
+            row = conn.execute(
+                "SELECT pg_catalog.pg_get_userbyid(c.relowner), c.relowner = ("
+                "SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)"
+                " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+                (table.schema, table.name),
+            ).fetchone()
+            self._owners[table] = None if row is None or row[1] else str(row[0])
+        return self._owners[table]
+
+    def _explain(self, table: TableRef, statement: sql.Composed, *, as_owner: bool = True) -> str:
         name = shown_qualified(table.database, table.schema, table.name)
-        if table in self._locked:
-            raise _Unavailable("locked")
+        if table in self._locked or (as_owner and table in self._not_as_owner):
+            raise _Unavailable("locked" if table in self._locked else "not as the owner")
         conn = self._conn(table.database)
         if conn is None:
             raise _Unavailable("no connection")
         try:
             _one_statement(statement.as_string(conn))
+            owner = self._owner(conn, table) if as_owner else None
             with conn.transaction():
+                if owner is not None:
+                    self._become(conn, table, owner)
                 rows = conn.execute(statement).fetchall()
                 raise _Rollback("\n".join(str(r[0]) for r in rows))
         except _Rollback as done:
@@ -211,6 +254,24 @@ class ServerExpressions:
                 if conn.closed or conn.broken:
                     self._conns[table.database] = None
             raise classified from None
+
+    def _become(
+        self, conn: psycopg.Connection[tuple[object, ...]], table: TableRef, owner: str
+    ) -> None:
+        try:
+            row = conn.execute(
+                "SELECT pg_catalog.set_config('role', %s, true),"
+                " pg_catalog.set_config('search_path', %s, true), current_user",
+                (owner, self._search_path.get(table.database, "")),
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            self._not_as_owner.add(table)
+            raise
+        if row is None or row[2] != owner:  # e.g. a role called "none": not worth a guess
+            self._not_as_owner.add(table)
+            why = f"cannot plan as the owner {shown(owner)}"
+            self.fallbacks.append(f"{shown_qualified(*astuple(table))}: {why}")
+            raise _Unavailable(why)
 
     def _conn(self, database: str) -> psycopg.Connection[tuple[object, ...]] | None:
         if database not in self._conns:
@@ -226,6 +287,11 @@ class ServerExpressions:
                         )
                     )
                 )
+                row = conn.execute(
+                    "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s), ', ')"
+                    " FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) s"
+                ).fetchone()
+                self._search_path[database] = str(row[0]) if row and row[0] else ""
                 self._conns[database] = conn
             except Exception as exc:  # the plan itself reports unreachable databases
                 self.fallbacks.append(f"{shown(database)}: {one_line(str(exc))}")
