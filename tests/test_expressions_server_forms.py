@@ -52,6 +52,8 @@ WRITTEN = [
     "owner = current_user",  # CURRENT_USER
     "note = current_user",  # (CURRENT_USER)::text
     "tenant_id = current_setting('app.tenant', true)::int",
+    # a setting only the application's sessions have: planning must not evaluate it
+    "tenant_id = current_setting('app.never_set_here')::int",
     "note LIKE 'a%' AND note NOT ILIKE '%b'",
     "tenant_id::bigint < 10 OR (id > -1 AND (amount IS NULL))",
     "created > now() - interval '1 day'",

@@ -159,10 +159,13 @@ class ServerExpressions:
         if (table, expr) in self._checked:
             return
         self._checked.add((table, expr))
-        # What CREATE POLICY checks: a boolean, no aggregate / window / set-returning function.
-        statement = sql.SQL("EXPLAIN (COSTS OFF) SELECT FROM ONLY {} WHERE ({}\n)").format(
-            sql.Identifier(table.schema, table.name), sql.SQL(expr)
-        )
+        # What CREATE POLICY checks: a boolean, no aggregate / window / set-returning function
+        # (all parse-time checks). "false AND" folds the clause away before the planner would
+        # estimate its selectivity, which evaluates stable functions: current_setting('app.x')
+        # of a setting this session does not have would fail here but not in a policy.
+        statement = sql.SQL(
+            "EXPLAIN (COSTS OFF) SELECT FROM ONLY {} WHERE false AND ({}\n)"
+        ).format(sql.Identifier(table.schema, table.name), sql.SQL(expr))
         try:
             self._explain(table, statement, as_owner=table not in self._not_as_owner)
         except _Unavailable:
