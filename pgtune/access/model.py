@@ -144,6 +144,8 @@ class RlsPolicy:
     roles: tuple[str, ...] = (PUBLIC,)  # sorted
     using: str | None = None
     with_check: str | None = None
+    # The policy file line it was written on (errors point at it); not part of its identity.
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ class ServerExpressions:
 
     def _where(self, policy: RlsPolicy, clause: str) -> str:
         t = policy.table
-        line = self._lines.get(t)
+        line = policy.line or self._lines.get(t)
         place = f"{self._source}:{line}: " if line else f"{self._source}: "
         return (
             f"{place}policy {shown(policy.name)} on {shown_qualified(t.database, t.schema, t.name)}"

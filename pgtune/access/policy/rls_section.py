@@ -75,6 +75,7 @@ def _policy(reader: Reader, table: TableRef, spec: dict[str, object], path: Path
         roles=tuple(roles) or (PUBLIC,),
         using=using,
         with_check=with_check,
+        line=reader.line(path),
     )
 
 
