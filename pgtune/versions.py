@@ -13,12 +13,10 @@
 
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from pgtune import yamlcache
 from pgtune.errors import DataError, UsageError
 
 SUPPORTED_MAJORS = (13, 14, 15, 16, 17, 18)
@@ -78,9 +76,9 @@ def _text(value: Any) -> str:
 
 @cache
 def _table() -> dict[str, dict[str, Any]]:
-    text = files("pgtune").joinpath("parameters.yaml").read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(text, Loader=loader)
+    # beside this module; parsed once per content (pgtune/yamlcache.py), not on every run
+    text = (Path(__file__).parent / "parameters.yaml").read_text(encoding="utf-8")
+    data = yamlcache.safe_load(text)
     if not isinstance(data, dict):
         raise DataError("parameters.yaml is not a mapping")
     return data

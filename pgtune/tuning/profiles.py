@@ -4,8 +4,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pgtune import yamlcache
 from pgtune.errors import DataError, PgtuneError
 from pgtune.resources import shipped_dir
 from pgtune.tuning.hardware import STORAGE_CLASSES, StorageClass
@@ -69,10 +68,9 @@ def _read(directory: Path, filename: str) -> dict[str, Any]:
     except OSError:
         raise DataError(f"cannot read profile file {str(path)!r}") from None
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        data = yamlcache.safe_load(text)  # parsed once per content: no yaml import on reruns
+    except yamlcache.MalformedYAML as exc:
+        where = f" line {exc.line}" if exc.line is not None else ""
         raise DataError(f"malformed YAML in {str(path)!r}{where}") from None
     if not isinstance(data, dict):
         raise DataError(f"{str(path)!r} must hold a mapping of keys to values")

@@ -238,6 +238,28 @@ def _render(name: str, templates_dir: Path | None, **variables: Any) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def _conf_template_edited(templates_dir: Path | None) -> bool:
+    """Whether postgresql.conf.j2 differs from what conf_text.py mirrors (jinja2 renders it)."""
+    import hashlib
+
+    from pgtune.tuning import conf_text
+
+    path = (templates_dir or shipped_dir("templates")) / "postgresql.conf.j2"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return True  # jinja2 reports the missing template
+    return digest != conf_text.TEMPLATE_SHA256
+
+
+def _render_conf_text(name: str, templates_dir: Path | None, **variables: Any) -> str:
+    """The shipped conf template without jinja2 (pgtune/tuning/conf_text.py)."""
+    from pgtune.tuning import conf_text
+
+    text = conf_text.render(quote=pg_quote, **variables)
+    return text if text.endswith("\n") else text + "\n"
+
+
 def render_conf(
     rec: Recommendation,
     *,
@@ -249,7 +271,8 @@ def render_conf(
         {"title": title, "settings": [s for s in rec.settings if s.section == key]}
         for key, title in SECTIONS.items()
     ]
-    return _render(
+    render = _render if _conf_template_edited(templates_dir) else _render_conf_text
+    return render(
         "postgresql.conf.j2",
         templates_dir,
         version=__version__,
