@@ -20,6 +20,9 @@ def make_context(
     major: int = 15,
     build: ServerBuild = FULL_BUILD,
     database: int | None = None,
+    *,
+    wal_disk: int | None = None,
+    temp_disk: int | None = None,
     **options: object,
 ) -> Context:
     hw = Hardware(
@@ -31,6 +34,10 @@ def make_context(
         "test",
         database_bytes=database,
         database_source="test",
+        wal_disk_bytes=wal_disk,
+        wal_disk_source="test",
+        temp_disk_bytes=temp_disk,
+        temp_disk_source="test",
     )
     return Context(
         hardware=hw,
@@ -51,8 +58,22 @@ def make(
     major: int = 15,
     build: ServerBuild = FULL_BUILD,
     database: int | None = None,
+    *,
+    wal_disk: int | None = None,
+    temp_disk: int | None = None,
     **options: object,
 ) -> Recommendation:
     return recommend(
-        make_context(memory, cpus, storage, workload, major, build, database, **options)
+        make_context(
+            memory,
+            cpus,
+            storage,
+            workload,
+            major,
+            build,
+            database,
+            wal_disk=wal_disk,
+            temp_disk=temp_disk,
+            **options,
+        )
     )

@@ -62,6 +62,14 @@ DataSize = Annotated[
         "shared_buffers holds them when they fit in 40% of memory.",
     ),
 ]
+WalDiskSize = Annotated[
+    str | None,
+    typer.Option(
+        "--wal-disk-size",
+        help="Space pg_wal may fill, e.g. 20GB (default: its filesystem under --data-dir); "
+        "max_wal_size stays within 60% of it.",
+    ),
+]
 Storage = Annotated[
     str | None,
     typer.Option("--storage", help="hdd, ssd or nvme (default: detected under --data-dir)."),
@@ -80,6 +88,7 @@ def detect(
     cpus: Cpus = None,
     storage: Storage = None,
     data_size: DataSize = None,
+    wal_disk_size: WalDiskSize = None,
     output_format: Annotated[
         DetectFormat, typer.Option("--format", help="table or json.")
     ] = DetectFormat.table,
@@ -87,7 +96,12 @@ def detect(
     """Show the hardware pgtune detects, and where each value came from."""
     hw = detect_hardware(
         TuningRequest(
-            data_dir=data_dir, memory=memory, cpus=cpus, storage=storage, data_size=data_size
+            data_dir=data_dir,
+            memory=memory,
+            cpus=cpus,
+            storage=storage,
+            data_size=data_size,
+            wal_disk_size=wal_disk_size,
         )
     )
     if output_format is DetectFormat.json:
@@ -102,6 +116,8 @@ def detect(
                     "storage_source": hw.storage_source,
                     "database_bytes": hw.database_bytes,
                     "database_source": hw.database_source,
+                    "wal_disk_bytes": hw.wal_disk_bytes,
+                    "wal_disk_source": hw.wal_disk_source,
                     "notes": list(hw.notes),
                 },
                 indent=2,
@@ -117,6 +133,11 @@ def detect(
             human_size(hw.database_bytes) if hw.database_bytes is not None else "-",
             hw.database_source,
         ),
+        (
+            "pg_wal",
+            human_size(hw.wal_disk_bytes) if hw.wal_disk_bytes is not None else "-",
+            hw.wal_disk_source,
+        ),
     ]
     for name, value, source in rows:
         typer.echo(f"{name:<8} {value:<10} {source}")
@@ -131,6 +152,7 @@ def generate(
     cpus: Cpus = None,
     storage: Storage = None,
     data_size: DataSize = None,
+    wal_disk_size: WalDiskSize = None,
     pg_version: Annotated[
         int | None,
         typer.Option(
@@ -325,6 +347,7 @@ def generate(
         cpus=cpus,
         storage=storage,
         data_size=data_size,
+        wal_disk_size=wal_disk_size,
         pg_version=pg_version,
         profile=profile,
         workload=workload,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import psutil
 
-from pgtune.tuning import cgroups, datasize, storage
+from pgtune.tuning import cgroups, datasize, disks, storage
 
 StorageClass = Literal["hdd", "ssd", "nvme"]
 STORAGE_CLASSES: tuple[StorageClass, ...] = ("hdd", "ssd", "nvme")
@@ -25,6 +25,13 @@ class Hardware:
     # the databases' size (shared_buffers may be sized to hold them); None when unknown
     database_bytes: int | None = None
     database_source: str = datasize.NOT_MEASURED.source
+    # the space pg_wal may fill (its filesystem, or the free space it shares with the data)
+    wal_disk_bytes: int | None = None
+    wal_disk_source: str = disks.NO_DATA_DIR.source
+    wal_disk_shared: bool = False  # pg_wal shares the data's filesystem
+    # free space on the data directory's filesystem, where temporary files go
+    temp_disk_bytes: int | None = None
+    temp_disk_source: str = disks.NO_DATA_DIR.source
 
 
 def with_overrides(
@@ -34,6 +41,7 @@ def with_overrides(
     cpus: int | None = None,
     storage: StorageClass | None = None,
     database: int | None = None,
+    wal_disk: int | None = None,
 ) -> Hardware:
     """Replace detected values by the user's flags, recording the flag as the source."""
     if memory is not None:
@@ -44,6 +52,10 @@ def with_overrides(
         hw = replace(hw, storage=storage, storage_source="--storage")
     if database is not None:
         hw = replace(hw, database_bytes=database, database_source="--data-size")
+    if wal_disk is not None:
+        hw = replace(
+            hw, wal_disk_bytes=wal_disk, wal_disk_source="--wal-disk-size", wal_disk_shared=False
+        )
     return hw
 
 
@@ -63,6 +75,7 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
     notes += disk.notes
     data = datasize.measure(data_dir)
     notes += data.notes
+    wal, temp = disks.wal_disk(data_dir), disks.data_disk_free(data_dir)
     return Hardware(
         memory_bytes=memory,
         cpus=cpus,
@@ -73,6 +86,11 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
         notes=tuple(notes),
         database_bytes=data.bytes,
         database_source=data.source,
+        wal_disk_bytes=wal.bytes,
+        wal_disk_source=wal.source,
+        wal_disk_shared=wal.shared_with_data,
+        temp_disk_bytes=temp.bytes,
+        temp_disk_source=temp.source,
     )
 
 

@@ -17,6 +17,7 @@ from pgtune.tuning.sizing import (
     parallel,
     wal,
 )
+from pgtune.units import format_pg_size, human_size
 
 # Sections of the rendered file, in order, with their titles.
 SECTIONS = {
@@ -143,6 +144,14 @@ def recommend(ctx: Context) -> Recommendation:
     )
     huge, notes = memory.huge_pages(ctx, shm)
     notes += list(ctx.hardware.notes)
+    wal_sizes = wal.wal_sizes(ctx)
+    if ctx.hardware.wal_disk_bytes is None:
+        notes.append(
+            f"pg_wal's filesystem was not measured (no --data-dir): max_wal_size "
+            f"{format_pg_size(_int(wal_sizes[1]))} assumes it holds at least "
+            f"{human_size(_int(wal_sizes[1]) / wal.WAL_DISK_SHARE)}; give --data-dir or "
+            "--wal-disk-size to size WAL to the disk and bound replication slots"
+        )
     if not ctx.options.pg_stat_statements:
         notes.append(hardening.PG_STAT_STATEMENTS_NOTE)
     if pool_plan is not None:
@@ -162,8 +171,18 @@ def recommend(ctx: Context) -> Recommendation:
             walbuf,
             huge,
         ],
-        "wal": [*wal.wal_sizes(ctx), *wal.checkpoints(ctx), wal.wal_compression(ctx)],
-        "planner": [*io.planner_costs(ctx), *io.statistics_and_jit(ctx), *aio],
+        "wal": [
+            *wal_sizes,
+            wal.max_slot_wal_keep_size(ctx, _int(wal_sizes[1])),
+            *wal.checkpoints(ctx),
+            wal.wal_compression(ctx),
+        ],
+        "planner": [
+            *io.planner_costs(ctx),
+            wal.temp_file_limit(ctx, _int(by_name["max_parallel_workers_per_gather"])),
+            *io.statistics_and_jit(ctx),
+            *aio,
+        ],
         "parallel": par,
         "autovacuum": av,
         "logging": hardening.logging(ctx),

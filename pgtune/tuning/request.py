@@ -15,6 +15,7 @@ from pgtune.units import MB, parse_size
 from pgtune.versions import check_major, detect_major, version_facts
 
 MEMORY_MIN = 256 * MB
+WAL_DISK_MIN = 128 * MB
 CPUS_MAX = 4096
 DEFAULT_WORKLOAD = "mixed"
 
@@ -26,6 +27,7 @@ class TuningRequest:
     cpus: int | None = None
     storage: str | None = None
     data_size: str | None = None  # the databases' size (default: measured under data_dir)
+    wal_disk_size: str | None = None  # the space pg_wal may fill (default: statvfs of pg_wal)
     pg_version: int | None = None
     profile: str | None = None
     workload: str = DEFAULT_WORKLOAD
@@ -60,6 +62,18 @@ def parse_data_size(text: str) -> int:
         raise UsageError(f"--data-size: {exc}") from None
 
 
+def parse_wal_disk_size(text: str) -> int:
+    try:
+        value = parse_size(text)
+    except UsageError as exc:
+        raise UsageError(f"--wal-disk-size: {exc}") from None
+    if value < WAL_DISK_MIN:
+        raise UsageError(
+            f"--wal-disk-size {text!r} is too small: WAL needs at least 128MB (a few 16MB segments)"
+        )
+    return value
+
+
 def parse_storage(text: str) -> StorageClass:
     for name in STORAGE_CLASSES:
         if text.lower() == name:
@@ -73,6 +87,7 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
     cpus = parse_cpus(req.cpus) if req.cpus is not None else None
     storage = parse_storage(req.storage) if req.storage is not None else None
     data_size = parse_data_size(req.data_size) if req.data_size is not None else None
+    wal_disk = parse_wal_disk_size(req.wal_disk_size) if req.wal_disk_size is not None else None
     hw = hardware.detect(req.data_dir)
     if storage is not None:
         # A detection note about the disk no longer applies once the user said what it is.
@@ -80,7 +95,9 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
         hw = replace(hw, notes=tuple(n for n in hw.notes if "--storage" not in n))
     if data_size is not None:
         hw = replace(hw, notes=tuple(n for n in hw.notes if "--data-size" not in n))
-    return hardware.with_overrides(hw, memory=memory, cpus=cpus, database=data_size)
+    return hardware.with_overrides(
+        hw, memory=memory, cpus=cpus, database=data_size, wal_disk=wal_disk
+    )
 
 
 def resolve(req: TuningRequest) -> Resolved:

@@ -40,6 +40,8 @@ def _convert(value: Value, facts: ParamFacts) -> tuple[str, str]:
     if isinstance(value, bool):
         text = "on" if value else "off"
         return text, text
+    if isinstance(value, int) and value == -1 and facts.min == -1:
+        return "-1", "-1"  # PostgreSQL's "no limit" / "use the other setting"
     if isinstance(value, int) and facts.unit in _MEMORY_UNITS:
         return format_pg_size(value), str(value // _MEMORY_UNITS[facts.unit])
     if isinstance(value, int) and facts.unit in _TIME_UNITS_MS:

@@ -2,28 +2,116 @@
 
 from pgtune.errors import UsageError
 from pgtune.tuning.sizing import Context, Decision
-from pgtune.units import MB, format_pg_duration, format_pg_size, nice_size
+from pgtune.units import MB, format_pg_duration, format_pg_size, human_size, nice_size
+
+# max_wal_size is a soft limit: a checkpoint starts when WAL since the last one reaches about
+# max_wal_size / (1 + checkpoint_completion_target), and WAL keeps coming while it runs, so under
+# load (or with a slow archive_command) pg_wal overshoots it. 60% of the filesystem (the share
+# timescaledb-tune uses) leaves 40% for that overshoot before the server stops on a full pg_wal.
+WAL_DISK_SHARE = 0.60
+# A forgotten replication slot retains WAL without bound by default; with a known disk it may
+# hold what is left after max_wal_size, up to 90% of the filesystem (recycled segments for the
+# next checkpoint cycle still come on top of what a slot retains).
+WAL_DISK_SLOT_SHARE = 0.90
+# min_wal_size at most a quarter of max_wal_size: recycled segments absorb bursts, and a
+# pg_wal that cannot shrink below min_wal_size still leaves most of the disk to the overshoot.
+MIN_WAL_FRACTION = 4
+WAL_SEGMENT = 16 * MB
+# temporary files of one query (leader + its parallel workers, each limited on its own) may fill
+# at most this share of the free space on the data's filesystem.
+TEMP_DISK_SHARE = 0.20
+
+
+def round_disk_share(nbytes: int) -> int:
+    """Down to what a person writes: whole GB from 4GB, 64MB steps from 64MB (60% of 2GB reads
+    1216MB, not 1228MB), whole MB below; never below two WAL segments."""
+    step = 1024 * MB if nbytes >= 4 * 1024 * MB else 64 * MB if nbytes >= 64 * MB else MB
+    return max(2 * WAL_SEGMENT, nbytes // step * step)
 
 
 def wal_sizes(ctx: Context) -> list[Decision]:
     factor = ctx.workload.wal_size_factor
-    low = max(64 * MB, nice_size(int(ctx.profile.min_wal_size * factor)))
-    high = max(2 * low, nice_size(int(ctx.profile.max_wal_size * factor)))
+    profile_low = max(64 * MB, nice_size(int(ctx.profile.min_wal_size * factor)))
+    profile_high = max(2 * profile_low, nice_size(int(ctx.profile.max_wal_size * factor)))
     scaled = f" x{factor:g} for {ctx.workload.name}" if factor != 1 else ""
-    return [
-        Decision(
-            "min_wal_size",
-            low,
-            f"{ctx.profile.name} profile{scaled}: recycled WAL segments absorb write bursts "
-            "without creating new files",
-        ),
-        Decision(
-            "max_wal_size",
-            high,
-            f"{ctx.profile.name} profile{scaled}: the 1GB default forces 'requested' "
-            f"checkpoints under load; {format_pg_size(high)} lets checkpoint_timeout pace them",
-        ),
-    ]
+    profile = f"{ctx.profile.name} profile{scaled}"
+    hw = ctx.hardware
+    disk = hw.wal_disk_bytes
+    if disk is None:
+        high, low = profile_high, profile_low
+        high_why = (
+            f"{profile}: the 1GB default forces 'requested' checkpoints under load; "
+            f"{format_pg_size(high)} assumes pg_wal's filesystem holds at least "
+            f"{human_size(high / WAL_DISK_SHARE)} (its size is unknown: give --data-dir or "
+            "--wal-disk-size)"
+        )
+    else:
+        cap = round_disk_share(int(disk * WAL_DISK_SHARE))
+        high = min(profile_high, cap)
+        low = max(2 * WAL_SEGMENT, min(profile_low, round_disk_share(high // MIN_WAL_FRACTION)))
+        where = f"{human_size(disk)} pg_wal may fill ({hw.wal_disk_source})"
+        if high < profile_high:
+            high_why = (
+                f"{WAL_DISK_SHARE:.0%} of the {where}: max_wal_size is a soft limit and WAL "
+                "overshoots it under load; the rest absorbs that before a full pg_wal stops "
+                f"the server (the {profile} would want {format_pg_size(profile_high)})"
+            )
+        else:
+            high_why = (
+                f"{profile}: the 1GB default forces 'requested' checkpoints under load; "
+                f"{format_pg_size(high)} is within {WAL_DISK_SHARE:.0%} of the {where}"
+            )
+    low_why = (
+        f"{profile}: recycled WAL segments absorb write bursts without creating new files"
+        if low == profile_low
+        else f"a quarter of max_wal_size ({format_pg_size(high)}) at most: recycled segments "
+        "absorb bursts and pg_wal can shrink when the disk is small"
+    )
+    return [Decision("min_wal_size", low, low_why), Decision("max_wal_size", high, high_why)]
+
+
+def max_slot_wal_keep_size(ctx: Context, max_wal_size: int) -> Decision:
+    """Cap the WAL a replication slot may retain, so a forgotten slot invalidates itself (its
+    replica needs a new base backup) instead of filling pg_wal and stopping the primary."""
+    disk = ctx.hardware.wal_disk_bytes
+    if disk is None:
+        return Decision(
+            "max_slot_wal_keep_size",
+            -1,
+            "unlimited (the default): pg_wal's disk size is unknown (give --data-dir or "
+            "--wal-disk-size); a forgotten replication slot then fills pg_wal and stops the "
+            "server: watch pg_replication_slots",
+        )
+    keep = max(WAL_SEGMENT, round_disk_share(int(disk * WAL_DISK_SLOT_SHARE) - max_wal_size))
+    return Decision(
+        "max_slot_wal_keep_size",
+        keep,
+        f"{WAL_DISK_SLOT_SHARE:.0%} of the {human_size(disk)} pg_wal may fill minus "
+        f"max_wal_size ({format_pg_size(max_wal_size)}): a slot that falls further behind is "
+        "invalidated (its replica needs a new base backup) instead of stopping the server on "
+        "a full disk",
+    )
+
+
+def temp_file_limit(ctx: Context, per_gather: int) -> Decision:
+    """Per-process cap on temporary files; each parallel worker has its own."""
+    free = ctx.hardware.temp_disk_bytes
+    if free is None:
+        return Decision(
+            "temp_file_limit",
+            -1,
+            "unlimited (the default): the data directory's free space is unknown (give "
+            "--data-dir); log_temp_files shows the spills",
+        )
+    processes = 1 + per_gather
+    limit = max(64 * MB, round_disk_share(int(free * TEMP_DISK_SHARE / processes)))
+    return Decision(
+        "temp_file_limit",
+        limit,
+        f"{TEMP_DISK_SHARE:.0%} of the {human_size(free)} free on the data's filesystem "
+        f"shared by one query's {processes} processes (leader + {per_gather} parallel "
+        "workers, each limited on its own): a runaway join fails instead of filling the disk",
+    )
 
 
 def checkpoints(ctx: Context) -> list[Decision]:
