@@ -12,35 +12,11 @@ from pgtune.access.model import Role
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import CHECKS, NEEDED_SETTINGS, OPTIONAL_SETTINGS, run_checks
 from pgtune.audit.findings import versions as versions_module
-from pgtune.audit.findings.tls import GOOD_CIPHERS
 from pgtune.audit.findings.versions import Releases, releases
 from pgtune.audit.model import Finding, HbaRule, Snapshot, TablespaceInfo
 
 NEWEST_16 = releases().newest[16]
-BENCH_SAFE = {
-    "log_destination": "stderr,csvlog",
-    "logging_collector": "on",
-    "log_file_mode": "0600",
-    "log_min_messages": "warning",
-    "log_min_error_statement": "error",
-    "log_error_verbosity": "default",
-    "log_replication_commands": "on",
-    "log_min_duration_statement": "-1",
-    "shared_preload_libraries": "pg_stat_statements,pgaudit,credcheck,auth_delay",
-    "pgaudit.log": "ddl, role, write",
-    "ssl_min_protocol_version": "TLSv1.2",
-    "ssl_ciphers": GOOD_CIPHERS,
-    "ssl_prefer_server_ciphers": "on",
-    "primary_conninfo": "",
-    "authentication_timeout": "60",
-    "data_directory": "/srv/pg/16/data",
-    "data_directory_mode": "0700",
-    "unix_socket_permissions": "0770",
-    "data_checksums": "on",
-    "superuser_reserved_connections": "3",
-    "server_version_num": str(160000 + NEWEST_16),
-}
-SAFE = {**SAFE_SETTINGS, **BENCH_SAFE}
+SAFE = SAFE_SETTINGS  # every setting read, hardened: test_audit_findings.py
 BENCH_IDS = {
     *(f"PGT-LOG-{i:03}" for i in range(5, 15)),
     *(f"PGT-TLS-00{i}" for i in (2, 3, 4)),

@@ -4,12 +4,15 @@ Two scenarios per version, each collected once:
 
 * an *insecure* cluster where every check fires (listening on '*' with trust, password and md5
   lines, md5 hashing, extra superuser, powerful memberships, open SECURITY DEFINER functions,
-  broken RLS, dblink, a fake untrusted language...), read again as a pg_monitor role (what it
-  cannot read is listed and those checks stay silent), and then fixed with the findings' own
-  remediation SQL, which must run and silence them;
+  broken RLS, dblink, a fake untrusted language, PostgreSQL's defaults for what the benchmark
+  checks...), read again as a pg_monitor role (what it cannot read is listed and those checks
+  stay silent), and then fixed with the findings' own remediation SQL, which must run and
+  silence them; the benchmark checks it cannot show (pgAudit, a standby, TLS settings, old
+  releases) fire on real servers in test_audit_benchmark_real.py;
 * a *hardened* cluster configured with ``pgtune generate`` (conf.d include, and its
-  ``--hba`` file, TLS where the build has it) plus least-privilege SQL: no finding at all
-  (on the embedded 18, built without SSL, only PGT-TLS-001).
+  ``--hba`` file, TLS where the build has it) plus least-privilege SQL: first exactly what
+  generate's hardening leaves to do, then, with the rest a hardened server sets, nothing but
+  pgAudit missing (not in the test builds; on the embedded 18, built without SSL, PGT-TLS-001).
 """
 
 import pytest
@@ -20,6 +23,7 @@ from pgtune.access.model import TableRef
 from pgtune.access.policy.document import Policy, RlsSpec
 from pgtune.audit.collect import HBA_UNREADABLE, SECRETS_UNREADABLE, collect
 from pgtune.audit.findings import CHECKS, run_checks
+from pgtune.audit.findings.tls import GOOD_CIPHERS
 from pgtune.audit.model import Finding, Snapshot
 from pgtune.cli.app import app
 from pgtune.pg import ConnectError
@@ -45,6 +49,34 @@ ALL_IDS = {
     "PGT-LANG-002",
     "PGT-EXT-001",
     "PGT-EXT-002",
+    # The benchmark checks PostgreSQL's own defaults fail (data checksums off: PostgreSQL 18
+    # is initdb'ed without them here) and the insecure pg_hba.conf's wide ranges.
+    "PGT-LOG-005",
+    "PGT-LOG-008",
+    "PGT-LOG-013",
+    "PGT-AUTH-004",
+    "PGT-AUTH-005",
+    "PGT-HOST-002",
+    "PGT-HOST-003",
+    "PGT-HBA-006",
+    "PGT-ROLE-007",
+}
+# The benchmark checks this cluster cannot show: pgAudit loaded, TLS on, a standby, a policy
+# with an expiry, non-default settings, a tablespace, an old release. Each fires on a
+# hand-built snapshot in test_audit_benchmark.py, most on a real server in
+# test_audit_benchmark_real.py.
+NOT_FIRED_HERE = {
+    *(f"PGT-LOG-{i:03}" for i in (6, 7, 9, 10, 11, 12, 14)),
+    *(f"PGT-TLS-00{i}" for i in (2, 3, 4)),
+    "PGT-HBA-005",
+    *(f"PGT-REPL-00{i}" for i in range(1, 5)),
+    "PGT-ROLE-006",
+    "PGT-AUTH-006",
+    "PGT-HOST-001",
+    "PGT-HOST-004",
+    "PGT-HOST-005",
+    "PGT-VER-001",
+    "PGT-VER-002",
 }
 # What pg_hba_file_rules and pg_authid (superuser only) are needed for.
 NEEDS_HBA_OR_SECRETS = {
@@ -52,21 +84,37 @@ NEEDS_HBA_OR_SECRETS = {
     "PGT-HBA-002",
     "PGT-HBA-003",
     "PGT-HBA-004",
+    "PGT-HBA-006",
     "PGT-NET-001",
     "PGT-AUTH-002",
     "PGT-AUTH-003",
 }
 SECRETS_NEEDED = {"PGT-AUTH-002", "PGT-AUTH-003"}
-# Remediations that are SQL to run as they are (the others need a password typed in psql, a
-# row condition, or a configuration file edit).
-RUNNABLE = ALL_IDS - {
-    "PGT-AUTH-002",
-    "PGT-AUTH-003",
-    "PGT-RLS-003",
-    "PGT-RLS-004",
-    "PGT-TLS-001",
+# Remediations that are SQL to run as they are. The others: a configuration file edit or a
+# shell command (remediation_kind "config" / "shell"), a password typed in psql, a row
+# condition, one role's line standing for the others (PGT-ROLE-007), or a restart, which the
+# broken pg_hba.conf line forbids here (logging_collector, PGT-LOG-008).
+NOT_SQL = {
     *(i for i in ALL_IDS if i.startswith(("PGT-HBA", "PGT-NET"))),
+    "PGT-TLS-001",
+    "PGT-LOG-005",
+    "PGT-AUTH-004",
+    "PGT-AUTH-005",
+    "PGT-HOST-002",
+    "PGT-HOST-003",
 }
+RUNNABLE = (
+    ALL_IDS
+    - NOT_SQL
+    - {
+        "PGT-AUTH-002",
+        "PGT-AUTH-003",
+        "PGT-RLS-003",
+        "PGT-RLS-004",
+        "PGT-ROLE-007",
+        "PGT-LOG-008",
+    }
+)
 
 REQUIRED = Policy(rls=(RlsSpec(TableRef("app", "public", "t_required"), enable=True, force=True),))
 
@@ -131,7 +179,7 @@ HARDENED_PASSWORD = "Hardened-Pw-7"
 HARDENED_CLUSTER_SQL = [
     f"ALTER ROLE postgres PASSWORD '{HARDENED_PASSWORD}'",
     "CREATE ROLE app_owner NOLOGIN",
-    "CREATE ROLE app LOGIN PASSWORD 'pw-app' VALID UNTIL '2999-01-01'",
+    "CREATE ROLE app LOGIN PASSWORD 'pw-app' VALID UNTIL '2999-01-01' CONNECTION LIMIT 20",
     "CREATE DATABASE app OWNER app_owner",
 ]
 HARDENED_APP_SQL = [
@@ -149,6 +197,29 @@ HARDENED_APP_SQL = [
     "GRANT USAGE ON SCHEMA app TO app",
     "GRANT SELECT ON app.orders TO app",
 ]
+# What pgtune generate's hardening leaves to the audit (the conf.d include and --hba file are
+# all it writes). Reported as tuner gaps: generate sets neither log_replication_commands
+# (CIS 7.2), nor ssl_ciphers when it turns TLS on (CIS: PostgreSQL's default admits MEDIUM
+# and 3DES suites), nor unix_socket_permissions (pgdsat). The libraries to preload and where
+# the log goes are the deployment's to choose.
+LEFT_BY_GENERATE = {
+    "PGT-LOG-013",
+    "PGT-TLS-003",  # with TLS on
+    "PGT-HOST-002",
+    "PGT-AUTH-004",
+    "PGT-AUTH-005",
+    "PGT-LOG-005",
+    "PGT-LOG-008",
+}
+# What a hardened server sets beyond pgtune generate (a restart: preloads, the collector and
+# the socket are read at start).
+BEYOND_GENERATE = """\
+shared_preload_libraries = 'passwordcheck, auth_delay'
+auth_delay.milliseconds = 200
+logging_collector = on
+log_replication_commands = on
+unix_socket_permissions = 0770
+"""
 HARDENED_POLICY = Policy(rls=(RlsSpec(TableRef("app", "app", "orders"), enable=True, force=True),))
 
 runner = CliRunner()
@@ -184,7 +255,9 @@ def _everything_said(snapshot: Snapshot, findings: list[Finding]) -> str:
 
 
 def _insecure_cluster(pg_cluster_factory: ClusterFactory, major: int) -> Cluster:
-    cluster = pg_cluster_factory(major, listen_addresses="*")
+    # PostgreSQL 15's initdb leaves data checksums off; 18's turns them on unless told not to.
+    no_checksums = ("--no-data-checksums",) if major >= 18 else ()
+    cluster = pg_cluster_factory(major, listen_addresses="*", initdb_args=no_checksums)
     cluster.write_conf("password_encryption = md5\n")
     (cluster.data_dir / "pg_hba.conf").write_text(INSECURE_HBA)
     cluster.start()
@@ -221,7 +294,10 @@ def test_insecure_cluster_fires_every_check_and_the_remediations_fix_it(
     assert snapshot.superuser and snapshot.major == major
     assert snapshot.bootstrap_superuser == "postgres"
     assert ids(findings) == ALL_IDS
-    assert len(CHECKS) == len(ALL_IDS)  # one id per registered check, each one fired here
+    # One id per registered check, each fired here or (the benchmark's) on its own servers.
+    assert not ALL_IDS & NOT_FIRED_HERE and len(CHECKS) == len(ALL_IDS | NOT_FIRED_HERE)
+    # What remediation_kind says: only SQL is offered as SQL to run.
+    assert {f.id for f in findings if f.remediation_kind != "sql"} == NOT_SQL
     assert "PGT-RLS-005" not in ids(run_checks(snapshot))  # only with a policy
     assert "***" in snapshot.cluster
 
@@ -274,6 +350,14 @@ def test_insecure_cluster_fires_every_check_and_the_remediations_fix_it(
         ("app", "dblink"),
         ("postgres", "postgres_fdw"),
     }
+    assert objects("PGT-HBA-006") == {"pg_hba.conf line 4": "medium", "pg_hba.conf line 3": "low"}
+    [limits] = by_id(findings, "PGT-ROLE-007")
+    assert (limits.severity, limits.object) == ("info", None)
+    assert limits.seen == (
+        '6 login role(s) without CONNECTION LIMIT: "alice", "app_owner", "auditor", "maker", '
+        '"rls_bypass", "watcher"'
+    )
+    assert objects("PGT-HOST-003") == {"data_checksums": "low"}
     assert all(f.why and "\n" not in f.why and "\n" not in f.title for f in findings)
 
     # Nothing said holds a password hash or the DSN's password.
@@ -342,7 +426,9 @@ def test_hardened_cluster_stays_quiet(
 ) -> None:
     # The embedded 18 has no SSL: there it listens on the socket only and ssl stays off.
     tls = major == 15
-    cluster = pg_cluster_factory(major, listen_addresses="*" if tls else "")
+    # Data checksums are initdb's (on by default from 18).
+    checksums = ("--data-checksums",) if major < 18 else ()
+    cluster = pg_cluster_factory(major, listen_addresses="*" if tls else "", initdb_args=checksums)
     ssl_args: list[str] = []
     if tls:
         self_signed_cert(cluster)
@@ -358,13 +444,24 @@ def test_hardened_cluster_stays_quiet(
     run_sql(cluster, HARDENED_APP_SQL, "app")
     # pgtune's pg_hba.conf: peer for the admin (a role the tests do not use), SCRAM for every
     # other local role (postgres included, with its password), TLS-only remote rules, reject.
-    remote = ["--allow", "0.0.0.0/0:app:app"] if tls else []
+    remote = ["--allow", "192.0.2.0/24:app:app"] if tls else []  # the clients' network
     hba = _generate(cluster, "--hba", "--admin-user", "dba", *remote)
     (cluster.data_dir / "pg_hba.conf").write_text(hba)
     monkeypatch.setenv("PGPASSWORD", HARDENED_PASSWORD)  # for the harness's own connections
     cluster.reload()
 
-    snapshot = collect(dsn_of(cluster, password=HARDENED_PASSWORD), label="hardened")
+    dsn = dsn_of(cluster, password=HARDENED_PASSWORD)
+    no_tls = [] if tls else [("PGT-TLS-001", "ssl = 'off', listen_addresses = ''")]
+
+    # pgtune generate's output alone: exactly what it leaves to do (one finding each).
+    left = run_checks(collect(dsn, label="hardened"), HARDENED_POLICY)
+    assert sorted(f.id for f in left) == sorted(
+        LEFT_BY_GENERATE - (set() if tls else {"PGT-TLS-003"}) | {i for i, _ in no_tls}
+    )
+
+    cluster.write_conf(BEYOND_GENERATE + (f"ssl_ciphers = '{GOOD_CIPHERS}'\n" if tls else ""))
+    cluster.restart()
+    snapshot = collect(dsn, label="hardened")
     findings = run_checks(snapshot, HARDENED_POLICY)
 
     assert snapshot.unreadable == () and snapshot.cluster == "hardened"
@@ -372,9 +469,10 @@ def test_hardened_cluster_stays_quiet(
     assert {r.auth_method for r in snapshot.hba} == {"peer", "scram-sha-256", "reject"}
     assert snapshot.secrets["postgres"] == snapshot.secrets["app"] == "scram"
     assert [f.name for f in snapshot.functions] == ["lookup"]
-    assert [(f.id, f.seen) for f in findings] == (
-        [] if tls else [("PGT-TLS-001", "ssl = 'off', listen_addresses = ''")]
-    )
+    # pgAudit is not in the test builds: the one finding a hardened server here keeps.
+    pgaudit = ("PGT-LOG-005", "shared_preload_libraries = 'passwordcheck, auth_delay'")
+    assert [(f.id, f.seen) for f in findings] == [pgaudit, *no_tls]
+    assert snapshot.settings["data_checksums"] == "on"
     if tls:
         assert snapshot.settings["listen_addresses"] == "*"
         assert snapshot.settings["ssl"] == "on"

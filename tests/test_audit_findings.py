@@ -24,6 +24,8 @@ from pgtune.access.policy.document import Policy, RlsSpec
 from pgtune.audit.findings import CHECKS, NEEDED_SETTINGS, run_checks
 from pgtune.audit.findings.functions import path_entries
 from pgtune.audit.findings.hba_rules import applies_to, is_remote, listens_remotely
+from pgtune.audit.findings.tls import GOOD_CIPHERS
+from pgtune.audit.findings.versions import releases
 from pgtune.audit.model import (
     SEVERITIES,
     ExtensionInfo,
@@ -35,6 +37,8 @@ from pgtune.audit.model import (
 )
 
 POSTGRES = Role("postgres", login=True, superuser=True, createrole=True, bypassrls=True)
+# Every setting the checks read, each at a hardened value: a snapshot with these (and no risky
+# role, grant or pg_hba.conf line) must give no finding at all.
 SAFE_SETTINGS = {
     "password_encryption": "scram-sha-256",
     "ssl": "on",
@@ -43,8 +47,36 @@ SAFE_SETTINGS = {
     "log_disconnections": "on",
     "log_statement": "ddl",
     "log_line_prefix": "%m [%p] %q%u@%d app=%a client=%h ",
+    # The benchmark checks (CIS, pgdsat): test_audit_benchmark.py.
+    "log_destination": "stderr,csvlog",
+    "logging_collector": "on",
+    "log_file_mode": "0600",
+    "log_min_messages": "warning",
+    "log_min_error_statement": "error",
+    "log_error_verbosity": "default",
+    "log_replication_commands": "on",
+    "log_min_duration_statement": "-1",
+    "shared_preload_libraries": "pg_stat_statements,pgaudit,credcheck,auth_delay",
+    "pgaudit.log": "ddl, role, write",
+    "ssl_min_protocol_version": "TLSv1.2",
+    "ssl_ciphers": GOOD_CIPHERS,
+    "ssl_prefer_server_ciphers": "on",
+    "primary_conninfo": "",
+    "authentication_timeout": "60",
+    "data_directory": "/srv/pg/16/data",
+    "data_directory_mode": "0700",
+    "unix_socket_permissions": "0770",
+    "data_checksums": "on",
+    "superuser_reserved_connections": "3",
+    "server_version_num": str(160000 + releases().newest[16]),  # snap() follows its major
 }
 ORDERS = TableRef("app", "public", "orders")
+
+
+def safe_settings(major: int) -> dict[str, str]:
+    """SAFE_SETTINGS on the newest minor release of `major`."""
+    newest = releases().newest[major]
+    return {**SAFE_SETTINGS, "server_version_num": str(major * 10000 + newest)}
 
 
 def snap(
@@ -80,7 +112,7 @@ def snap(
         collected_by="postgres",
         superuser=True,
         access=Inspection(state=state, inventories={}, major=major, unreadable=(), queries=0),
-        settings=SAFE_SETTINGS if settings is None else settings,
+        settings=safe_settings(major) if settings is None else settings,
         hba=hba,
         secrets=secrets,
         functions=tuple(functions),
@@ -224,9 +256,14 @@ def test_expired_login_roles() -> None:
             Role("never", login=True, valid_until="-infinity"),
             Role("later", login=True, valid_until="2030-01-01T00:00:00+00:00"),
             Role("group_gone", valid_until="2020-01-01T00:00:00+00:00"),
+            # Hand-built or older snapshots: 'infinity' and a time without a zone (UTC).
+            Role("forever", login=True, valid_until="infinity"),
+            Role("naive_gone", login=True, valid_until="2026-05-31T23:59:59"),
+            Role("naive_later", login=True, valid_until="2026-06-01T00:00:01"),
+            Role("garbled", login=True, valid_until="next tuesday"),  # not called expired
         ]
     )
-    assert [f.object for f in found(s, "PGT-ROLE-005")] == ["gone", "never"]
+    assert [f.object for f in found(s, "PGT-ROLE-005")] == ["gone", "naive_gone", "never"]
 
 
 # ------------------------------------------------------------------------------------------

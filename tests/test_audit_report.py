@@ -114,9 +114,39 @@ def test_html_is_one_self_contained_escaped_file() -> None:
 def test_markdown_cannot_be_broken_out_of() -> None:
     md = render(_report(), "md")
     assert EVIL not in md and "<b>" not in md
-    assert "\n````\nALTER ROLE x NOCREATEROLE;\n-- ``` a fence inside\n````\n" in md
+    assert "\n````sql\nALTER ROLE x NOCREATEROLE;\n-- ``` a fence inside\n````\n" in md
     assert md_escape("a|b\nc") == "a\\|b c"
     assert md_fence("x").startswith("```\n")
+
+
+def test_remediations_are_shown_as_what_they_are() -> None:
+    """SQL in an sql block; a configuration line or a shell command labelled as such and never
+    in an sql block; a report written before remediation_kind does not claim either."""
+    section = _section()
+    [sql_finding, _] = section["findings"]
+    config = dict(sql_finding, id="PGT-HBA-001", remediation_kind="config")
+    config["remediation"] = "pg_hba.conf line 3: use scram-sha-256 instead of trust"
+    shell = dict(sql_finding, id="PGT-HOST-003", remediation_kind="shell")
+    shell["remediation"] = 'pg_checksums --enable -D "$PGDATA"'
+    old = {k: v for k, v in sql_finding.items() if k != "remediation_kind"}
+    old.update(id="PGT-OLD-001", remediation="whatever an older pgtune said")
+    section["findings"] = [sql_finding, config, shell, old]
+    md, html = render(_report(section), "md"), render(_report(section), "html")
+    assert sql_finding["remediation_kind"] == "sql"
+    assert "- **Remediation (SQL):**\n\n````sql\nALTER ROLE x NOCREATEROLE;" in md
+    label = "Remediation (configuration file: postgresql.conf or pg_hba.conf)"
+    assert f"- **{label}:**\n\n```\npg_hba.conf line 3: use" in md
+    assert '- **Remediation (shell command on the database host):**\n\n```sh\npg_checksums' in md
+    assert "- **Remediation:**\n\n```\nwhatever an older pgtune said\n```" in md
+    assert md.count("```sql") == 1 and md.count("````sql") == 1
+    for text in (
+        '<p class="label">Remediation (SQL):</p>\n<pre>ALTER ROLE x NOCREATEROLE;',
+        f'<p class="label">{label}:</p>\n<pre>pg_hba.conf line 3',
+        '<p class="label">Remediation (shell command on the database host):</p>\n'
+        "<pre>pg_checksums --enable -D &#34;$PGDATA&#34;</pre>",
+        '<p class="label">Remediation:</p>\n<pre>whatever an older pgtune said</pre>',
+    ):
+        assert text in html
 
 
 def test_scrub_masks_conninfo_tokens_in_messages_only() -> None:

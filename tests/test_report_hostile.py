@@ -29,7 +29,16 @@ from typer.testing import CliRunner
 
 from pgcluster import Cluster, TemplateCache
 from pgtune.access.catalog import Inspection
-from pgtune.access.model import ClusterState, Grant, Inventory, Membership, ObjectRef, Role
+from pgtune.access.model import (
+    PUBLIC,
+    ClusterState,
+    DefaultPrivilege,
+    Grant,
+    Inventory,
+    Membership,
+    ObjectRef,
+    Role,
+)
 from pgtune.audit.model import Finding, Snapshot
 from pgtune.audit.report import build_report, cluster_section, render
 from pgtune.audit.review import review_access
@@ -203,6 +212,14 @@ def _report_of(names: list[str]) -> dict[str, Any]:
                 Grant(ObjectRef("database", "app"), group, "CONNECT"),
                 Grant(ObjectRef("schema", "app", names[-1]), group, "USAGE"),
                 *(Grant(ObjectRef("table", "app", names[-1], n), group, "SELECT") for n in names),
+                Grant(ObjectRef("table", "app", names[-1], names[0]), PUBLIC, "INSERT"),
+            }
+        ),
+        # Default privileges: a hostile owner and schema, to PUBLIC and to the hostile group.
+        default_privileges=frozenset(
+            {
+                DefaultPrivilege("app", names[1], names[-1], "tables", PUBLIC, "SELECT"),
+                DefaultPrivilege("app", names[1], None, "sequences", group, "USAGE"),
             }
         ),
         owners={ObjectRef("database", "app"): "postgres"},
@@ -240,7 +257,32 @@ def _report_of(names: list[str]) -> dict[str, Any]:
 
 
 def test_hostile_names_in_a_synthetic_report() -> None:
-    check_all(_report_of(HOSTILE), HOSTILE)
+    report = _report_of(HOSTILE)
+    rendered = check_all(report, HOSTILE)
+    # PUBLIC (the empty grantee in the model) is spelled PUBLIC in every format, in the
+    # privileges and in the default privileges, beside the escaped hostile group.
+    [review] = [r for r in report["clusters"][0]["review"] if r["role"] == HOSTILE[0]]
+    vias = {v for g in review["privileges"] for v in g["via"]}
+    assert {"PUBLIC", HOSTILE[0] + " group"} <= vias and PUBLIC not in vias
+    future = {v for f in review["future_privileges"] for v in f["via"]}
+    assert future == {"PUBLIC", HOSTILE[0] + " group"}
+    evil = "&lt;script&gt;alert(1)&lt;/script&gt;"  # the same in both: md_escape and HTML
+    schema = {"html": "q&#34;&#39;&amp;amp;\\", "md": "q\"'&amp;amp;\\\\"}
+    bar = {"html": "a|b", "md": "a\\|b"}
+    lines = {
+        "html": "<li>{}</li>",
+        "md": "  - {}\n",
+    }
+    for fmt, line in lines.items():
+        for expected in (
+            f"SELECT, INSERT on 1 of 16 tables in app.{schema[fmt]}: {evil} — via PUBLIC, "
+            f"{evil} group",
+            f"SELECT on tables {bar[fmt]} creates in app.{schema[fmt]} — via PUBLIC",
+            f"USAGE on sequences {bar[fmt]} creates in app (every schema) — via {evil} group",
+        ):
+            assert line.format(expected) in rendered[fmt], (fmt, expected)
+    for text in rendered.values():  # an empty grantee would leave "via , ..." or "via <"
+        assert "via ," not in text and "via </li>" not in text and "via \n" not in text
 
 
 _ALPHABET = st.sampled_from(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pgtune import __version__
-from pgtune.access.model import PUBLIC, ClusterState, Membership, Role
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, ClusterState, Membership, Role
 from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
 from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview, future_privilege_doc
 from pgtune.errors import DataError, UsageError
@@ -76,7 +76,7 @@ def group_doc(group: PrivilegeGroup) -> Doc:
     # Field by field rather than asdict(), which deep-copies every name (thousands of groups).
     doc = {name: getattr(group, name) for name in _GROUP_FIELDS}
     doc["except"] = doc.pop("excluded")
-    doc["via"] = ["PUBLIC" if v == PUBLIC else v for v in doc["via"]]
+    doc["via"] = [PUBLIC_KEYWORD if v == PUBLIC else v for v in doc["via"]]
     return {key: list(v) if isinstance(v, tuple) else v for key, v in doc.items()}
 
 
@@ -296,6 +296,40 @@ def identity_text(section: Mapping[str, Any]) -> str:
     if address:
         return f"address {address} (system identifier not readable)"
     return "identified by its label only"
+
+
+# What a finding's remediation is (Finding.remediation_kind): the label it is shown under and
+# the Markdown fence's info string. Only "sql" is ever shown as SQL.
+REMEDIATIONS: dict[str, tuple[str, str]] = {
+    "sql": ("Remediation (SQL)", "sql"),
+    "config": ("Remediation (configuration file: postgresql.conf or pg_hba.conf)", ""),
+    "shell": ("Remediation (shell command on the database host)", "sh"),
+}
+
+
+def remediation_label(finding: Mapping[str, Any]) -> str:
+    """The label a finding's remediation is shown under; a report written before
+    ``remediation_kind`` (or with a kind this pgtune does not know) does not say what it is.
+
+    >>> remediation_label({"remediation_kind": "config"})
+    'Remediation (configuration file: postgresql.conf or pg_hba.conf)'
+    >>> remediation_label({}), remediation_label({"remediation_kind": "<b>"})
+    ('Remediation', 'Remediation')
+    """
+    known = REMEDIATIONS.get(str(finding.get("remediation_kind")))
+    return known[0] if known else "Remediation"
+
+
+def remediation_fence(finding: Mapping[str, Any]) -> str:
+    """The remediation in a Markdown code fence, marked ``sql`` only when it is SQL.
+
+    >>> print(remediation_fence({"remediation": "chmod 0700 x", "remediation_kind": "shell"}))
+    ```sh
+    chmod 0700 x
+    ```
+    """
+    known = REMEDIATIONS.get(str(finding.get("remediation_kind")))
+    return md_fence(str(finding["remediation"]), known[1] if known else "")
 
 
 def merge_reports(reports: Sequence[Doc]) -> Doc:
@@ -576,6 +610,8 @@ def _environment(templates_dir: Path | None, html: bool) -> Any:
         pg_value=pg_value,
         future_text=future_text,
         identity_text=identity_text,
+        remediation_label=remediation_label,
+        remediation_fence=remediation_fence,
     )
     env.globals.update(severities=SEVERITIES, max_listed=MAX_LISTED)
     return env, directory

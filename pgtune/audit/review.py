@@ -40,6 +40,7 @@ from typing import Literal
 from pgtune.access.model import (
     PRIVILEGES,
     PUBLIC,
+    PUBLIC_KEYWORD,
     ClusterState,
     DefaultPrivilege,
     Grant,
@@ -174,7 +175,7 @@ def future_privilege_doc(f: FuturePrivilege) -> dict[str, object]:
         "objtype": f.objtype,
         "privileges": list(f.privileges),
         "grantable": list(f.grantable),
-        "via": ["PUBLIC" if v == PUBLIC else v for v in f.via],
+        "via": [PUBLIC_KEYWORD if v == PUBLIC else v for v in f.via],
         "set_role": f.set_role,
     }
 

@@ -2,13 +2,11 @@
 access policy wants it, per-role connection limits, password-complexity and brute-force
 slow-down modules, and how long a client may take to authenticate."""
 
-from datetime import datetime
-
 from psycopg import sql
 
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
-from pgtune.audit.findings.base import Check, alter_system, render
+from pgtune.audit.findings.base import Check, alter_system, can_log_in, render
 from pgtune.audit.findings.logs import preload_fix, preloaded
 from pgtune.audit.model import Finding, Snapshot
 from pgtune.names import shown, shown_list
@@ -59,24 +57,6 @@ def expiry_required(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
     return found
 
 
-def _can_log_in(valid_until: str | None, now: str) -> bool:
-    """Whether VALID UNTIL still lets the role in at ``now`` ('-infinity': never valid).
-
-    >>> _can_log_in(None, "2026-06-01T00:00:00+00:00"), _can_log_in("-infinity", "2026")
-    (True, False)
-    >>> _can_log_in("2026-01-01T00:00:00+00:00", "2026-06-01T00:00:00+00:00")
-    False
-    """
-    if valid_until is None:
-        return True
-    if valid_until == "-infinity":
-        return False
-    try:
-        return datetime.fromisoformat(valid_until) >= datetime.fromisoformat(now)
-    except ValueError:
-        return True
-
-
 def connection_limits(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
     """Login roles that can still log in (expired ones are PGT-ROLE-005's) without a limit."""
     unlimited = sorted(
@@ -85,7 +65,7 @@ def connection_limits(snapshot: Snapshot, policy: Policy | None) -> list[Finding
         if r.login
         and not r.superuser
         and r.connection_limit < 0
-        and _can_log_in(r.valid_until, snapshot.collected_at)
+        and can_log_in(r.valid_until, snapshot.collected_at)
     )
     if not unlimited:
         return []

@@ -1,6 +1,7 @@
 """What every check shares: its signature, SQL rendering, and names for people."""
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from psycopg import sql
 
@@ -8,6 +9,34 @@ from pgtune.access.policy.document import Policy
 from pgtune.audit.model import Finding, Snapshot
 
 Check = Callable[[Snapshot, Policy | None], list[Finding]]
+
+
+def can_log_in(valid_until: str | None, now: str) -> bool:
+    """Whether VALID UNTIL still lets the role in at ``now``: None and 'infinity' never
+    expire, '-infinity' was never valid; a time without a zone is taken as UTC (as the
+    snapshot's own times are); a value that does not parse is not called expired.
+
+    >>> can_log_in(None, "2026-06-01T00:00:00+00:00"), can_log_in("-infinity", "2026")
+    (True, False)
+    >>> can_log_in("2026-01-01T00:00:00+00:00", "2026-06-01T00:00:00+00:00")
+    False
+    >>> can_log_in("infinity", "2026-06-01"), can_log_in("2026-01-01", "2026-06-01T00:00+00:00")
+    (True, False)
+    """
+    if valid_until is None or valid_until.lower() == "infinity":
+        return True
+    if valid_until.lower() == "-infinity":
+        return False
+    try:
+        until, at = _aware(valid_until), _aware(now)
+    except ValueError:
+        return True
+    return until >= at
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def render(*statements: sql.Composable) -> str:

@@ -37,6 +37,7 @@ def trust_lines(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
             remediation=_FIX_HBA.format(line=f"line {r.line_number}", method="trust"),
             cis=_cis(r),
             object=f"pg_hba.conf line {r.line_number}",
+            remediation_kind="config",
         )
         for r in _rules(snapshot)
         if r.auth_method == "trust"
@@ -56,6 +57,7 @@ def password_lines(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
             remediation=_FIX_HBA.format(line=f"line {r.line_number}", method="password"),
             cis=_cis(r),
             object=f"pg_hba.conf line {r.line_number}",
+            remediation_kind="config",
         )
         for r in _rules(snapshot)
         if r.auth_method == "password"
@@ -73,6 +75,7 @@ def md5_lines(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
             remediation=_FIX_HBA.format(line=f"line {r.line_number}", method="md5"),
             cis=_cis(r),
             object=f"pg_hba.conf line {r.line_number}",
+            remediation_kind="config",
         )
         for r in _rules(snapshot)
         if r.auth_method == "md5"
@@ -91,6 +94,7 @@ def broken_lines(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
             remediation=f"fix or remove pg_hba.conf line {r.line_number}, then "
             "SELECT pg_catalog.pg_reload_conf()",
             object=f"pg_hba.conf line {r.line_number}",
+            remediation_kind="config",
         )
         for r in snapshot.hba or ()
         if r.error is not None
@@ -123,6 +127,7 @@ def listen_without_tls(snapshot: Snapshot, policy: Policy | None) -> list[Findin
             "CIDR), or bind listen_addresses to the interfaces clients use; then reload",
             cis=cis.HOST_LOGIN,
             object="listen_addresses",
+            remediation_kind="config",
         )
     ]
 
@@ -145,6 +150,7 @@ def ssl_off(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
             "ssl_key_file (pgtune generate --ssl-cert FILE --ssl-key FILE), then reload",
             cis=cis.TLS,
             object="ssl",
+            remediation_kind="config",
         )
     ]
 

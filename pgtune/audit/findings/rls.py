@@ -6,7 +6,7 @@ from typing import LiteralString
 
 from psycopg import sql
 
-from pgtune.access.model import ObjectRef, RlsTable, TableRef
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, ObjectRef, RlsTable, TableRef
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
 from pgtune.audit.findings.base import Check, names, qualified, render, table
@@ -18,6 +18,16 @@ _WANTED = {"ENABLE": "enabled", "FORCE": "forced"}
 
 def _name(t: TableRef) -> str:
     return qualified(t.schema, t.name)
+
+
+def _roles(roles: tuple[str, ...]) -> str:
+    """A policy's roles as its TO clause spells them: PUBLIC as PUBLIC, a role quoted where
+    SQL needs it (so a role named "PUBLIC" is told apart).
+
+    >>> _roles(("", "app", "PUBLIC"))
+    'PUBLIC, app, "PUBLIC"'
+    """
+    return ", ".join(PUBLIC_KEYWORD if r == PUBLIC else qualified(r) for r in roles)
 
 
 def _alter(t: TableRef, *actions: LiteralString) -> str:
@@ -135,7 +145,7 @@ def permissive_true(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
                 severity="medium",
                 title="Permissive policy that admits every row",
                 seen=f"policy {name!r} on {_name(t)}: PERMISSIVE FOR {p.command} TO "
-                f"{', '.join(p.roles)} " + " ".join(f"{c} (true)" for c in clauses),
+                f"{_roles(p.roles)} " + " ".join(f"{c} (true)" for c in clauses),
                 why="permissive policies are OR-ed: this one lets its roles past every other "
                 "policy on the table",
                 remediation="-- put the rows these roles may use in place of the condition\n"

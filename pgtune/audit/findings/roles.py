@@ -1,13 +1,12 @@
 """Role attributes and memberships that hand out more power than an application needs."""
 
-from datetime import datetime
 from typing import LiteralString
 
 from psycopg import sql
 
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
-from pgtune.audit.findings.base import Check, names, render
+from pgtune.audit.findings.base import Check, can_log_in, names, render
 from pgtune.audit.findings.memberships import usable_groups
 from pgtune.audit.model import Finding, Severity, Snapshot
 
@@ -140,13 +139,9 @@ def powerful_members(snapshot: Snapshot, policy: Policy | None) -> list[Finding]
 
 
 def expired_logins(snapshot: Snapshot, policy: Policy | None) -> list[Finding]:
-    now = datetime.fromisoformat(snapshot.collected_at)
     found: list[Finding] = []
     for r in sorted(snapshot.access.state.roles.values()):
-        if not r.login or r.valid_until is None:
-            continue
-        never = r.valid_until == "-infinity"
-        if not never and datetime.fromisoformat(r.valid_until) >= now:
+        if not r.login or can_log_in(r.valid_until, snapshot.collected_at):
             continue
         found.append(
             Finding(
