@@ -27,6 +27,9 @@ class OutputFormat(StrEnum):
     json = "json"
     yaml = "yaml"
     sql = "sql"
+    patroni = "patroni"
+    patroni_dcs = "patroni-dcs"
+    cnpg = "cnpg"
 
 
 class Emit(StrEnum):
@@ -293,7 +296,13 @@ def generate(
     ] = "localhost",
     port: Annotated[int, typer.Option("--port", help="port for --full.")] = 5432,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="conf, json, yaml or sql (ALTER SYSTEM).")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="conf, json, yaml, sql (ALTER SYSTEM), patroni (patroni.yml: bootstrap.dcs and "
+            "local parameters), patroni-dcs (patronictl edit-config --apply) or cnpg "
+            "(CloudNativePG Cluster spec.postgresql.parameters and spec.resources).",
+        ),
     ] = OutputFormat.conf,
     output: Annotated[
         Path | None,
@@ -386,6 +395,14 @@ def generate(
         text = render.render_yaml(rec, resolved.sources)
     elif output_format is OutputFormat.sql:
         text = render.render_sql(rec)
+    elif output_format in (OutputFormat.patroni, OutputFormat.patroni_dcs):
+        from pgtune.tuning.managers import render_patroni
+
+        text = render_patroni(rec, dcs=output_format is OutputFormat.patroni_dcs)
+    elif output_format is OutputFormat.cnpg:
+        from pgtune.tuning.managers import render_cnpg
+
+        text = render_cnpg(rec)
     else:
         text = render.render_conf(
             rec, full=full, templates_dir=templates_dir, sources=resolved.sources
