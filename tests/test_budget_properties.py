@@ -48,8 +48,17 @@ def test_budget_holds_and_values_are_in_range(
     b = rec.budget
     assert b.peak <= b.limit <= memory
     assert parse_size(rec.get("work_mem").value) >= WORK_MEM_MIN
+    conns = int(rec.get("max_connections").value)
     if max_connections is not None:
-        assert rec.get("max_connections").value == str(max_connections)
+        assert conns == max_connections
+    elif conns < max(100, rec.context.workload.max_connections):
+        # never silently below the workload's count (at least PostgreSQL's 100)
+        assert any(f"max_connections is {conns}, not the" in n for n in rec.notes)
+    # the concurrency model: active sessions bounded, parallel workers only for them
+    assert b.active_sessions <= min(conns, max(1, round(ncpu * 2)))
+    assert b.busy_workers <= b.active_sessions * int(
+        rec.get("max_parallel_workers_per_gather").value
+    )
 
     facts = version_facts(major)
     for s in rec.settings:

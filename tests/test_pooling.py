@@ -13,8 +13,8 @@ FIXED = ["--memory", "16GB", "--cpus", "4", "--storage", "ssd", "--pg-version", 
 
 
 def test_pools_set_max_connections_and_free_memory_for_work_mem() -> None:
-    direct = make(16 * GB, 4, "ssd", "web", 16)
-    pooled = make(16 * GB, 4, "ssd", "web", 16, pooler=PoolerOptions())
+    direct = make(2 * GB, 2, "ssd", "web", 16)
+    pooled = make(2 * GB, 2, "ssd", "web", 16, pooler=PoolerOptions())
     plan = pooled.pool_plan
     assert plan is not None
     conns = int(pooled.get("max_connections").value)

@@ -131,20 +131,74 @@ def test_dw_gets_more_statistics_jit_and_bigger_work_mem_than_web() -> None:
     assert size(dw, "work_mem") > size(web, "work_mem")
 
 
-def test_default_connections_shrink_on_small_memory_and_say_so() -> None:
-    rec = make(memory=2 * GB, workload="web")
+def test_connections_are_never_silently_below_postgresqls_100() -> None:
+    # 1 GB web used to get 20 and 4 GB web 85: an application opening 100 then fails.
+    for memory in (1 * GB, 2 * GB, 4 * GB, 16 * GB):
+        for workload in ("web", "oltp", "dw", "mixed", "desktop"):
+            rec = make(memory=memory, cpus=2, workload=workload)
+            assert int(rec.get("max_connections").value) >= 100, (memory, workload)
+    assert make(memory=4 * GB, cpus=2, workload="web").get("max_connections").value == "200"
+    # web's 200 leave less than work_mem 4MB in 1 GB: lowered, towards 100 at most, and said
+    tiny = make(memory=1 * GB, cpus=1, workload="web")
+    conns = int(tiny.get("max_connections").value)
+    assert 100 <= conns < 200 and conns % 10 == 0
+    assert "lowered from the web default of 200" in tiny.get("max_connections").reason
+    assert any(f"max_connections is {conns}, not the web default of 200" in n for n in tiny.notes)
+    assert size(tiny, "work_mem") >= 4 * MB
+
+
+def test_below_100_only_when_nothing_else_fits_and_then_loudly() -> None:
+    rec = make(memory=512 * MB, cpus=1, workload="mixed")
     conns = int(rec.get("max_connections").value)
-    assert conns < 200
-    assert "lowered from the web default of 200" in rec.get("max_connections").reason
-    assert size(rec, "work_mem") >= 4 * MB
+    assert conns < 100
+    assert any(f"max_connections is {conns}" in n and "too many clients" in n for n in rec.notes)
+    assert rec.budget.peak <= rec.budget.limit
+
+
+def test_the_concurrency_model_is_explicit_in_the_budget() -> None:
+    rec = make(memory=16 * GB, cpus=4, workload="web")
+    b = rec.budget
+    assert b.connections == 200 and b.active_sessions == 8  # 2 per CPU for web
+    assert b.idle_connections == 192
+    formulas = {name: formula for name, _, formula in b.components()}
+    assert formulas["queries"].startswith("(8 active sessions (2 per CPU for web) x 2 operations")
+    assert formulas["idle connections"] == "192 of 200 connections x 2MB overhead"
+
+
+def test_pooler_advice_when_connections_limit_work_mem() -> None:
+    limited = make(memory=2 * GB, cpus=2, workload="web")
+    note = next(n for n in limited.notes if n.startswith("connections limit work_mem"))
+    assert "--pgbouncer" in note
+    assert f"instead of {limited.get('work_mem').value}" in note
+    assert "pgbouncer would free it" in limited.get("work_mem").reason
+    roomy = make(memory=16 * GB, cpus=4, workload="web")  # at the web ceiling already
+    assert not any(n.startswith("connections limit work_mem") for n in roomy.notes)
+
+
+def test_dw_work_mem_counts_parallel_workers_as_part_of_a_query() -> None:
+    # 64 GB / 16 CPUs dw: PGTune says 146MB, the seed table 256MB; every worker budgeted as a
+    # whole session x 4 operations gave 82MB.
+    rec = make(memory=64 * GB, cpus=16, storage="nvme", workload="dw", major=17)
+    b = rec.budget
+    assert 146 * MB <= size(rec, "work_mem") <= 256 * MB
+    assert b.peak <= b.limit
+    assert (b.active_sessions, b.busy_workers, b.worker_operations) == (16, 16, 2)
+    # one CPU: no parallel query, and the budget counts no worker
+    one = make(cpus=1, workload="dw")
+    assert one.get("max_parallel_workers_per_gather").value == "0"
+    assert one.budget.busy_workers == 0
 
 
 def test_user_connections_are_kept_and_work_mem_shrinks_below_the_usual_floor() -> None:
     rec = make(memory=8 * GB, max_connections=600)
     assert rec.get("max_connections").value == "600"
-    assert 64 * 1024 <= size(rec, "work_mem") < 4 * MB
-    assert "below the usual" in rec.get("work_mem").reason
+    assert rec.budget.idle_connections == 600 - rec.budget.active_sessions
     assert rec.budget.peak <= rec.budget.limit
+    crowded = make(memory=8 * GB, max_connections=1700)
+    assert crowded.get("max_connections").value == "1700"
+    assert 64 * 1024 <= size(crowded, "work_mem") < 4 * MB
+    assert "below the usual" in crowded.get("work_mem").reason
+    assert crowded.budget.peak <= crowded.budget.limit
 
 
 def test_impossible_connections_fail_naming_the_number_to_change() -> None:

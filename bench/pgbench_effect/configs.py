@@ -165,6 +165,8 @@ def pgtune_config(doc: Mapping[str, Any]) -> tuple[Config, Inputs]:
         work_mem=size("work_mem"),
         hash_mem_multiplier=float(doc["settings"]["hash_mem_multiplier"]["setting"]),
         operations_per_query=wl.operations_per_query,
+        active_bound=budget_doc.get("active_bound"),
+        parallel_per_gather=budget_doc.get("parallel_per_gather"),
     )
     if budget.peak != int(budget_doc["peak_bytes"]):  # the rebuilt model must be pgtune's own
         raise RuntimeError(

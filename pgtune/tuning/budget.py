@@ -3,27 +3,38 @@
     peak = shared_buffers + wal_buffers
          + maintenance_work_mem                       (one manual CREATE INDEX / VACUUM)
          + autovacuum workers x autovacuum_work_mem
-         + (connections + parallel workers) x work_mem x hash_mem_multiplier x operations per query
-         + (connections + parallel workers + autovacuum workers + other processes)
-           x backend overhead
+         + (active sessions x operations per query
+            + parallel workers x operations per worker) x work_mem x hash_mem_multiplier
+         + idle connections x idle backend overhead
+         + (active sessions + parallel workers + autovacuum workers + other processes)
+           x busy backend overhead
 
-The query term is a worst case (every connection running its heaviest plan at once, every node a
-hash), which is what keeps the OOM killer away. pgtune never emits a configuration whose peak
-exceeds usable memory minus the profile's reserve for the OS and page cache.
+The concurrency model is explicit. Sessions that run work_mem-sized sorts and hashes at the same
+time are bounded: by the CPUs (``active_bound`` = the workload's active sessions per CPU x CPUs;
+more only wait for a CPU, a sort or hash being CPU work) or, with pgbouncer in front, by the
+pools (pgbouncer enforces it). Every other connection is idle and costs its backend overhead
+only. Parallel workers serve the active queries (at most ``per_gather`` each, at most
+max_parallel_workers in all) and run the part of a plan below Gather: joins and partial
+aggregates, not the final sort or aggregate above it, so a worker counts half the operations of
+a query. pgtune never emits a configuration whose peak exceeds usable memory minus the
+profile's reserve for the OS and page cache.
 """
 
 from dataclasses import dataclass, replace
 
 from pgtune.errors import BudgetError
-from pgtune.units import KB, format_pg_size, human_size, nice_size
+from pgtune.units import KB, MB, format_pg_size, human_size, nice_size
 
-# Private memory of one backend besides work_mem: catalog and plan caches, stack, buffers for
-# sockets and sorting metadata. Measured idle backends use 2-3MB; busy ones more.
-BACKEND_OVERHEAD = 4 * 1024 * KB
+# Private memory of a busy backend besides work_mem: catalog and plan caches, stack, sort
+# metadata, page tables for the shared memory it touched.
+BACKEND_OVERHEAD = 4 * MB
+# An idle connection: its catalog cache and stack (measured ~1.3-2MB private per idle backend,
+# e.g. Andres Freund, "Measuring the Memory Overhead of a Postgres Connection", 2020).
+IDLE_BACKEND_OVERHEAD = 2 * MB
 # checkpointer, background writer, WAL writer, autovacuum launcher, logical replication launcher
 AUXILIARY_PROCESSES = 5
 WORK_MEM_MIN = 64 * KB  # PostgreSQL's minimum
-CONNECTIONS_FLOOR = 20  # the workload default is lowered below this only on tiny machines
+CONNECTIONS_FLOOR = 100  # PostgreSQL's default: the workload default is never lowered below it
 CONNECTIONS_MIN = 10  # superuser_reserved_connections (3) must stay below max_connections
 
 
@@ -37,30 +48,57 @@ class Budget:
     autovacuum_workers: int
     autovacuum_work_mem: int
     connections: int
-    parallel_workers: int
+    parallel_workers: int  # max_parallel_workers
     other_processes: int  # auxiliary processes and PostgreSQL 18 I/O workers
     work_mem: int
     hash_mem_multiplier: float
     operations_per_query: int
+    # sessions running work_mem-sized operations at once (None: every connection, worst case)
+    active_bound: int | None = None
+    active_bound_why: str = "every connection"
+    # max_parallel_workers_per_gather (None: every parallel worker, whole queries each)
+    parallel_per_gather: int | None = None
 
     @property
     def limit(self) -> int:
         return self.usable - self.reserve
 
     @property
+    def active_sessions(self) -> int:
+        if self.active_bound is None:
+            return self.connections
+        return min(self.connections, self.active_bound)
+
+    @property
+    def idle_connections(self) -> int:
+        return self.connections - self.active_sessions
+
+    @property
+    def busy_workers(self) -> int:
+        """Parallel workers the active queries can hold at once."""
+        if self.parallel_per_gather is None:
+            return self.parallel_workers
+        return min(self.parallel_workers, self.active_sessions * self.parallel_per_gather)
+
+    @property
+    def worker_operations(self) -> int:
+        if self.parallel_per_gather is None:
+            return self.operations_per_query
+        return max(1, self.operations_per_query // 2)
+
+    @property
     def query_slots(self) -> float:
-        """How many work_mem allocations the worst case holds at once."""
+        """How many work_mem allocations the model holds at once."""
         return (
-            (self.connections + self.parallel_workers)
-            * self.hash_mem_multiplier
-            * self.operations_per_query
-        )
+            self.active_sessions * self.operations_per_query
+            + self.busy_workers * self.worker_operations
+        ) * self.hash_mem_multiplier
 
     def components(self) -> list[tuple[str, int, str]]:
         """(label, bytes, how it was computed), largest terms of the model in order."""
-        processes = (
-            self.connections
-            + self.parallel_workers
+        busy = (
+            self.active_sessions
+            + self.busy_workers
             + self.autovacuum_workers
             + self.other_processes
         )
@@ -76,14 +114,21 @@ class Budget:
             (
                 "queries",
                 int(self.query_slots * self.work_mem),
-                f"({self.connections} connections + {self.parallel_workers} parallel workers) x "
-                f"{format_pg_size(self.work_mem)} x {self.hash_mem_multiplier:g} "
-                f"hash_mem_multiplier x {self.operations_per_query} operations",
+                f"({self.active_sessions} active sessions ({self.active_bound_why}) x "
+                f"{self.operations_per_query} operations + {self.busy_workers} parallel workers "
+                f"x {self.worker_operations}) x {format_pg_size(self.work_mem)} x "
+                f"{self.hash_mem_multiplier:g} hash_mem_multiplier",
             ),
             (
-                "backends",
-                processes * BACKEND_OVERHEAD,
-                f"{processes} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
+                "idle connections",
+                self.idle_connections * IDLE_BACKEND_OVERHEAD,
+                f"{self.idle_connections} of {self.connections} connections x "
+                f"{format_pg_size(IDLE_BACKEND_OVERHEAD)} overhead",
+            ),
+            (
+                "busy processes",
+                busy * BACKEND_OVERHEAD,
+                f"{busy} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
             ),
         ]
 
@@ -115,10 +160,22 @@ def work_mem_that_fits(b: Budget, connections: int) -> int:
 
 def connections_that_fit(b: Budget, work_mem: int) -> int:
     """The most connections for which the model fits at ``work_mem``."""
-    base = replace(b, connections=0, work_mem=work_mem)
-    spare = base.limit - base.peak
-    per_connection = BACKEND_OVERHEAD + b.hash_mem_multiplier * b.operations_per_query * work_mem
-    return max(0, int(spare // per_connection))
+
+    def fits(n: int) -> bool:
+        trial = replace(b, connections=n, work_mem=work_mem)
+        return trial.peak <= trial.limit
+
+    if not fits(0):
+        return 0
+    low, high = 0, 1
+    while fits(high) and high < 262143:
+        low, high = high, high * 2
+    if fits(high):
+        return high
+    while high - low > 1:  # fits(low), not fits(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
 
 
 @dataclass(frozen=True)
@@ -126,6 +183,7 @@ class Fit:
     budget: Budget
     work_mem_reason: str
     connections_reason: str
+    notes: tuple[str, ...] = ()
 
 
 def fit(
@@ -137,54 +195,96 @@ def fit(
     work_mem_max: int,
     workload: str,
     knob: str = "--max-connections",
+    pooled: bool = False,
 ) -> Fit:
-    """Choose work_mem (and, unless ``fixed_by`` says why the count is fixed, the connection
-    count) so the model fits; ``knob`` is the flag to name when even 64kB cannot fit."""
+    """Choose work_mem so the model fits with ``wanted_connections``.
+
+    A count the user fixed (``fixed_by`` says why) is kept and work_mem shrinks to fit, down to
+    64kB; beyond that pgtune fails and names ``knob``. The workload's count is kept too, at
+    least PostgreSQL's 100 (connections beyond the active ones cost only their idle overhead);
+    only when even 64kB of work_mem cannot fit is it lowered, and a note says so.
+    """
     conns = wanted_connections
     user_connections = fixed_by is not None
-    conn_why = fixed_by or f"{workload} default; put pgbouncer in front for more clients"
+    notes: list[str] = []
+    conn_why = fixed_by or ""
     room = work_mem_that_fits(b, conns)
+    default = conns
 
-    if room < work_mem_min and not user_connections:
-        fitted = max(CONNECTIONS_FLOOR, connections_that_fit(b, work_mem_min))
+    def lower(to: int, because: str) -> None:
+        nonlocal conns, room, conn_why
+        to = to // 10 * 10 if to >= 20 else to  # 160, not 167: what a person writes
+        conn_why = (
+            f"lowered from the {workload} default of {default}: {because} in "
+            f"{human_size(b.usable)}; give --max-connections to choose"
+        )
+        notes.append(
+            f"max_connections is {to}, not the {workload} default of {default}: {because} in "
+            f"{human_size(b.usable)}; an application that opens more fails with 'too many "
+            "clients' (give --max-connections, more --memory, or use pgbouncer)"
+        )
+        conns = to
+        room = work_mem_that_fits(b, conns)
+
+    floor = min(CONNECTIONS_FLOOR, conns)
+    if room < work_mem_min and not user_connections and conns > floor:
+        fitted = max(floor, connections_that_fit(b, work_mem_min))
         if fitted < conns:
-            conn_why = (
-                f"lowered from the {workload} default of {conns} so each can have "
-                f"work_mem {format_pg_size(work_mem_min)} in {human_size(b.usable)}; "
-                "use pgbouncer for more clients"
-            )
-            conns = fitted
-            room = work_mem_that_fits(b, conns)
-
+            lower(fitted, f"more leave less than work_mem {format_pg_size(work_mem_min)}")
     if room < WORK_MEM_MIN and not user_connections:
         fitted = connections_that_fit(b, WORK_MEM_MIN)
         if CONNECTIONS_MIN <= fitted < conns:
-            conn_why = (
-                f"the most that fit in {human_size(b.usable)} of memory; "
-                "use pgbouncer for more clients"
-            )
-            conns = fitted
-            room = work_mem_that_fits(b, conns)
+            lower(fitted, "more do not fit even at the minimum work_mem (64kB)")
 
     if room < WORK_MEM_MIN:
         _fail(b, conns, knob if user_connections else None, workload)
 
+    fitted_budget = replace(b, connections=conns, work_mem=0)
+    if not conn_why:
+        conn_why = (
+            f"the {workload} default (never below PostgreSQL's {CONNECTIONS_FLOOR}); beyond the "
+            f"{fitted_budget.active_sessions} that run queries at once, each costs only its "
+            f"idle backend overhead ({format_pg_size(IDLE_BACKEND_OVERHEAD)}) in the budget"
+        )
     if room >= work_mem_max:
-        work_mem = nice_size(work_mem_max)
-        wm_why = f"the {workload} ceiling; the budget would allow {format_pg_size(room)}"
+        work_mem = nice_work_mem(work_mem_max)
+        wm_why = f"the {workload} ceiling; the budget would allow {human_size(room)}"
     else:
-        work_mem = nice_size(room)
+        work_mem = nice_work_mem(room)
         wm_why = (
-            f"what the memory budget leaves for ({conns} connections + "
-            f"{b.parallel_workers} parallel workers) x {b.operations_per_query} operations "
+            f"what the memory budget leaves for {fitted_budget.active_sessions} active sessions "
+            f"({fitted_budget.active_bound_why}) x {b.operations_per_query} operations + "
+            f"{fitted_budget.busy_workers} parallel workers x {fitted_budget.worker_operations}, "
             f"x hash_mem_multiplier {b.hash_mem_multiplier:g}"
         )
         if work_mem < work_mem_min:
-            wm_why += (
-                f"; below the usual {format_pg_size(work_mem_min)} because of "
-                f"{conns} connections: sorts will spill to disk"
-            )
-    return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why)
+            wm_why += f"; below the usual {format_pg_size(work_mem_min)}: sorts will spill to disk"
+        # Would fewer server connections (pgbouncer) free memory for work_mem?
+        if not pooled and fitted_budget.idle_connections > 0:
+            pooled_room = work_mem_that_fits(b, fitted_budget.active_sessions)
+            better = nice_work_mem(min(pooled_room, work_mem_max))
+            if better >= work_mem * 5 // 4:
+                wm_why += (
+                    f"; {fitted_budget.idle_connections} idle connections hold memory: "
+                    "pgbouncer would free it (see notes)"
+                )
+                notes.append(
+                    f"connections limit work_mem: {fitted_budget.idle_connections} of the "
+                    f"{conns} connections are beyond the {fitted_budget.active_sessions} that "
+                    "run queries at once and hold their backend memory; with pgbouncer in front "
+                    "(--pgbouncer) max_connections follows the pools and work_mem could be "
+                    f"{format_pg_size(better)} instead of {format_pg_size(work_mem)}"
+                )
+    return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why, tuple(notes))
+
+
+def nice_work_mem(nbytes: int) -> int:
+    """Down to what a person writes: whole MB from 4MB, 64kB steps from 256kB, else kB
+    (2056kB reads 2MB, 605kB reads 576kB)."""
+    if nbytes >= 4 * MB:
+        return nice_size(nbytes)
+    step = MB if nbytes >= 2 * MB else 64 * KB if nbytes >= 256 * KB else KB
+    return max(WORK_MEM_MIN, nbytes // step * step)
 
 
 def _fail(b: Budget, conns: int, knob: str | None, workload: str) -> None:

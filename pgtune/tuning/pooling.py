@@ -83,6 +83,11 @@ class PoolPlan:
     notes: tuple[str, ...]
 
     @property
+    def pooled_connections(self) -> int:
+        """Server connections the pools may open (reserve included)."""
+        return self.server_connections - SUPERUSER_RESERVED - ADMIN_HEADROOM
+
+    @property
     def connections_reason(self) -> str:
         return (
             f"pgbouncer in front: {self.pools} pool(s) x ({self.pool_size} + {self.reserve} "

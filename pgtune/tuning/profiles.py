@@ -33,6 +33,7 @@ class Workload:
     name: str
     description: str
     max_connections: int
+    active_sessions_per_cpu: float
     shared_buffers_fraction: float
     effective_cache_size_fraction: float
     operations_per_query: int

@@ -3,7 +3,13 @@
 from dataclasses import dataclass
 
 from pgtune.errors import UsageError
-from pgtune.tuning.budget import AUXILIARY_PROCESSES, Budget, fit, reserve_for
+from pgtune.tuning.budget import (
+    AUXILIARY_PROCESSES,
+    CONNECTIONS_FLOOR,
+    Budget,
+    fit,
+    reserve_for,
+)
 from pgtune.tuning.pooling import PoolPlan, plan_pools
 from pgtune.tuning.settings import Setting, to_setting
 from pgtune.tuning.sizing import (
@@ -65,12 +71,12 @@ def _pool_plan(ctx: Context) -> PoolPlan | None:
 
 
 def _connections_wanted(ctx: Context, plan: PoolPlan | None) -> tuple[int, str | None, str]:
-    """The connection count to fit, why it is fixed (None: the workload default may shrink),
-    and the flag to name if it cannot fit."""
+    """The connection count to fit, why it is fixed (None: the workload default, which is
+    lowered only when it cannot fit at all), and the flag to name if it cannot fit."""
     user = ctx.options.max_connections
     if plan is None:
         return (
-            user or ctx.workload.max_connections,
+            user or max(CONNECTIONS_FLOOR, ctx.workload.max_connections),
             f"--max-connections {user}" if user else None,
             "--max-connections",
         )
@@ -86,6 +92,15 @@ def _connections_wanted(ctx: Context, plan: PoolPlan | None) -> tuple[int, str |
             ("--max-connections"),
         )
     return plan.server_connections, plan.connections_reason, "--pool-size"
+
+
+def _active_bound(ctx: Context, plan: PoolPlan | None) -> tuple[int, str]:
+    """How many sessions run work_mem-sized operations at once, and why."""
+    per_cpu = ctx.workload.active_sessions_per_cpu
+    bound = max(1, round(per_cpu * ctx.cpus))
+    if plan is not None and plan.pooled_connections < bound:
+        return plan.pooled_connections, "the pgbouncer pools"
+    return bound, f"{per_cpu:g} per CPU for {ctx.workload.name}"
 
 
 def _reserve(ctx: Context, shared_buffers: int) -> int:
@@ -115,6 +130,7 @@ def recommend(ctx: Context) -> Recommendation:
     wl = ctx.workload
     pool_plan = _pool_plan(ctx)
     wanted, fixed_by, knob = _connections_wanted(ctx, pool_plan)
+    active_bound, active_why = _active_bound(ctx, pool_plan)
     fitted = fit(
         Budget(
             usable=ctx.memory,
@@ -130,6 +146,9 @@ def recommend(ctx: Context) -> Recommendation:
             work_mem=0,
             hash_mem_multiplier=float(hmm.value),
             operations_per_query=wl.operations_per_query,
+            active_bound=active_bound,
+            active_bound_why=active_why,
+            parallel_per_gather=_int(by_name["max_parallel_workers_per_gather"]),
         ),
         wanted_connections=wanted,
         fixed_by=fixed_by,
@@ -137,12 +156,14 @@ def recommend(ctx: Context) -> Recommendation:
         work_mem_max=wl.work_mem_max,
         workload=wl.name,
         knob=knob,
+        pooled=pool_plan is not None,
     )
     budget = fitted.budget
     shm = memory.shared_memory_estimate(
         budget.shared_buffers, budget.wal_buffers, budget.connections
     )
     huge, notes = memory.huge_pages(ctx, shm)
+    notes += list(fitted.notes)
     notes += list(ctx.hardware.notes)
     wal_sizes = wal.wal_sizes(ctx)
     if ctx.hardware.wal_disk_bytes is None:

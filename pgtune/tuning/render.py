@@ -72,6 +72,8 @@ def budget_of(rec: Recommendation) -> dict[str, Any]:
         "reserve_bytes": b.reserve,
         "limit_bytes": b.limit,
         "peak_bytes": b.peak,
+        "active_bound": b.active_bound,
+        "parallel_per_gather": b.parallel_per_gather,
         "summary": b.summary(),
         "components": [
             {"name": name, "bytes": size, "size": human_size(size), "formula": formula}
