@@ -1,5 +1,8 @@
 """The starter policy `pgtune roles init` writes: valid, and it expands to what it promises."""
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -28,7 +31,17 @@ def inventory(database: str) -> Inventory:
 
 def test_starter_policy_loads_and_expands() -> None:
     text = starter_policy()
-    assert text.startswith(f"# yaml-language-server: $schema={schema_path().as_uri()}\n")
+    # a path beside the policy (stable in version control), and how to put the schema there
+    assert text.startswith("# yaml-language-server: $schema=./pgtune-policy.schema.json\n")
+    assert "site-packages" not in text and "file://" not in text
+    command = text.splitlines()[2].lstrip("# ").split(" > ")[0]
+    written = subprocess.run(
+        [sys.executable, "-c", command.split("-c ", 1)[1].strip('"')],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert written == schema_path().read_text()
     policy = parse_policy(text, "access.yaml")
     assert set(policy.roles) == {"app_owner", "app", "analyst", "monitor"}
     assert all(r.password_env for r in policy.roles.values())  # never a literal password

@@ -22,17 +22,24 @@ def _scalar(value: str) -> str:
     return value if bare else json.dumps(value, ensure_ascii=False)
 
 
+# The editor hint names a file beside the policy: the same path in every checkout, unlike a
+# file:// URL into this machine's site-packages. The starter's header says how to write it there.
+SCHEMA_FILE = "pgtune-policy.schema.json"
+
+
 def starter_policy(database: str = "app", *, schema_url: str | None = None) -> str:
     """The starter policy for ``database``: an owner role for migrations, a read-write app
     role, a read-only analyst role, a monitoring role, and tenant isolation on
-    ``<database>.public.accounts``. ``schema_url`` (for the editor hint) defaults to the
-    installed schema.json."""
+    ``<database>.public.accounts``. ``schema_url`` (for the editor hint) defaults to
+    SCHEMA_FILE, relative to the policy file."""
     why = name_problem(database)
     if why:
         raise UsageError(f"database {why}")
     template = Template(Path(__file__).with_name("starter.yaml").read_text(encoding="utf-8"))
     return template.substitute(
-        schema_url=schema_url or schema_path().as_uri(),
+        schema_url=schema_url or f"./{SCHEMA_FILE}",
+        schema_file=SCHEMA_FILE,
+        schema_module=schema_path.__module__,
         database=_scalar(database),
         accounts_table=_scalar(format_table(TableRef(database, "public", "accounts"))),
     )
