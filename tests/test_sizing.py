@@ -175,6 +175,20 @@ def test_pooler_advice_when_connections_limit_work_mem() -> None:
     assert not any(n.startswith("connections limit work_mem") for n in roomy.notes)
 
 
+def test_jit_off_for_short_query_workloads_and_on_with_default_thresholds_for_analytics() -> None:
+    for workload, on in [
+        ("web", False),
+        ("oltp", False),
+        ("desktop", False),
+        ("dw", True),
+        ("mixed", True),
+    ]:
+        jit = make(workload=workload).get("jit")
+        assert jit.value == ("on" if on else "off"), workload
+        assert "jit_above_cost (100000)" in jit.reason, workload
+    assert "latency spike" in make(workload="web").get("jit").reason
+
+
 def test_dw_work_mem_counts_parallel_workers_as_part_of_a_query() -> None:
     # 64 GB / 16 CPUs dw: PGTune says 146MB, the seed table 256MB; every worker budgeted as a
     # whole session x 4 operations gave 82MB.
