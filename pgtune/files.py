@@ -29,18 +29,28 @@ def backup_name(path: Path, now: datetime | None = None) -> Path:
     return candidate
 
 
-def write_atomic(path: Path, text: str, *, force: bool = False) -> Path | None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename.
-
-    Returns the backup of the replaced file, if any. On any failure the original file is
-    untouched and no temporary file is left behind.
-    """
+def check_output(path: Path, *, force: bool = False) -> Path:
+    """The checks write_atomic starts with, for commands to run before any work or output: the
+    path is a regular file or nothing (an existing one only with ``force``) and its directory
+    exists and is writable. Returns the directory."""
     exists = _existing(path) is not None
     if exists and not force:
         raise OutputError(f"{str(path)!r} exists; pass --force to replace it (a backup is kept)")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OutputError(f"directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {str(directory)!r}: permission denied")
+    return directory
+
+
+def write_atomic(path: Path, text: str, *, force: bool = False) -> Path | None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename.
+
+    Returns the backup of the replaced file, if any. On any failure the original file is
+    untouched and no temporary file is left behind.
+    """
+    directory = check_output(path, force=force)
     try:
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:

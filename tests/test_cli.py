@@ -196,3 +196,48 @@ def test_data_size_shapes_shared_buffers_and_bad_sizes_are_usage_errors() -> Non
     assert bad.exit_code == 2
     assert "--data-size" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_output_into_a_missing_directory_fails_before_anything_is_printed(tmp_path: Path) -> None:
+    result = run("generate", *FIXED, "-o", str(tmp_path / "missing" / "pgtune.conf"))
+    assert result.exit_code == 4
+    assert (
+        result.stderr == f"pgtune: error: directory {str(tmp_path / 'missing')!r} does not exist\n"
+    )
+    existing = tmp_path / "pgtune.conf"
+    existing.write_text("keep\n")
+    result = run("generate", *FIXED, "-o", str(existing))
+    assert result.exit_code == 4
+    assert result.stderr.startswith("pgtune: error:") and "note" not in result.stderr
+    assert existing.read_text() == "keep\n"
+
+
+def test_notes_on_stderr_are_one_line_each_and_cut_when_the_output_has_them() -> None:
+    result = run("generate", *FIXED, "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["notes"]
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pgtune: note: ")]
+    assert len(lines) == len(doc["notes"])
+    assert all(len(ln) <= 100 for ln in lines)
+    for line, note in zip(lines, doc["notes"], strict=True):
+        assert " ".join(note.split()).startswith(line.removeprefix("pgtune: note: ").rstrip("."))
+    if any(ln.endswith("...") for ln in lines):
+        assert "the notes in full are in the output" in result.stderr
+    quiet = run("generate", *FIXED, "--format", "json", "-q")
+    assert quiet.stderr == ""
+    # SQL carries no notes: they are printed whole (still one line each)
+    sql = run("generate", *FIXED, "--format", "sql")
+    full = [ln for ln in sql.stderr.splitlines() if ln.startswith("pgtune: note: ")]
+    assert [ln.removeprefix("pgtune: note: ") for ln in full] == [
+        " ".join(n.split()) for n in doc["notes"]
+    ]
+
+
+def test_emit_pgbouncer_says_the_server_needs_pgbouncer_too() -> None:
+    alone = run("generate", *FIXED, "--emit", "pgbouncer", "-q")
+    assert alone.exit_code == 0
+    assert "generate the server's configuration with --pgbouncer" in alone.stderr
+    server = json.loads(run("generate", *FIXED, "--pgbouncer", "--format", "json").stdout)
+    assert f"max_connections = {server['settings']['max_connections']['value']}" in alone.stderr
+    paired = run("generate", *FIXED, "--emit", "pgbouncer", "--pgbouncer", "-q")
+    assert "warning" not in paired.stderr

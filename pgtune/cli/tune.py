@@ -79,6 +79,32 @@ Storage = Annotated[
 ]
 
 
+# Formats whose output carries the notes (the conf's Notes section, the documents' `notes`): on
+# stderr each note is then one line cut to NOTE_WIDTH, with a pointer to the full text.
+NOTES_IN = frozenset(
+    {
+        OutputFormat.conf,
+        OutputFormat.json,
+        OutputFormat.yaml,
+        OutputFormat.patroni,
+        OutputFormat.patroni_dcs,
+        OutputFormat.cnpg,
+    }
+)
+NOTE_WIDTH = 100
+
+
+def _say_notes(notes: tuple[str, ...], *, in_output: bool) -> None:
+    cut = False
+    for note in notes:
+        line = "pgtune: note: " + " ".join(note.split())  # one line, whatever the note held
+        if in_output and len(line) > NOTE_WIDTH:
+            line, cut = line[: NOTE_WIDTH - 3].rstrip() + "...", True
+        say(line)
+    if cut:
+        say("pgtune: the notes in full are in the output (-q: no diagnostics)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("detect")(detect)
     app.command("generate")(generate)
@@ -326,7 +352,7 @@ def generate(
     ] = False,
 ) -> None:
     """Print (or write) a tuned configuration for this machine; every value says why."""
-    from pgtune.files import write_atomic
+    from pgtune.files import check_output, write_atomic
     from pgtune.tuning import render
     from pgtune.tuning.recommend import recommend
 
@@ -334,6 +360,8 @@ def generate(
         emit = Emit.hba
     if emit is not Emit.postgresql and output_format is not OutputFormat.conf:
         raise UsageError(f"--format {output_format.value} applies to --emit postgresql only")
+    if output is not None:
+        check_output(output, force=force)  # before any work or diagnostics, not after
     pooler = None
     if pgbouncer or emit in (Emit.pgbouncer, Emit.pgbouncer_auth_sql):
         pooler = pooler_options(
@@ -408,11 +436,17 @@ def generate(
             rec, full=full, templates_dir=templates_dir, sources=resolved.sources
         )
 
+    if emit is Emit.pgbouncer and not pgbouncer:
+        # Not silenced by -q: a server sized without the pools would refuse pgbouncer's load.
+        say(
+            f"pgtune: warning: this pgbouncer.ini expects the server at max_connections = "
+            f"{rec.get('max_connections').value}: generate the server's configuration with "
+            "--pgbouncer and the same pool flags"
+        )
     if not quiet:
         if emit is not Emit.hba:
             say(f"pgtune: {rec.budget.summary()}")
-        for note in rec.notes:
-            say(f"pgtune: note: {note}")
+        _say_notes(rec.notes, in_output=emit is Emit.postgresql and output_format in NOTES_IN)
     if output is None:
         typer.echo(text, nl=False)
         return
