@@ -10,13 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_ships_data_and_generates_from_any_directory(tmp_path: Path) -> None:
-    subprocess.run(
+    build = subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            "-q",
+            "-v",  # shows the build backend's warnings
             "--no-deps",
             "-w",
             str(tmp_path / "dist"),
@@ -24,8 +24,12 @@ def test_wheel_ships_data_and_generates_from_any_directory(tmp_path: Path) -> No
         ],
         check=True,
         capture_output=True,
+        text=True,
         cwd=tmp_path,
     )
+    # setuptools' deprecations (license table) and "package would be ignored" (data directories
+    # missing from `packages`) would become errors in a later setuptools
+    assert "Warning" not in build.stdout + build.stderr, build.stdout + build.stderr
     wheel = next((tmp_path / "dist").glob("pgtune-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -34,8 +38,12 @@ def test_wheel_ships_data_and_generates_from_any_directory(tmp_path: Path) -> No
             "pgtune/profiles/small.yaml",
             "pgtune/templates/postgresql.conf.j2",
             "pgtune/parameters.yaml",
+            "pgtune/managers.yaml",
+            "pgtune/tuning/queries/settings.sql",
         ):
             assert shipped in names
+        for directory in ("tuning/queries", "access/catalog/queries", "audit/queries"):
+            assert any(n.startswith(f"pgtune/{directory}/") and n.endswith(".sql") for n in names)
         zf.extractall(tmp_path / "site")
 
     elsewhere = tmp_path / "elsewhere"
