@@ -1,11 +1,13 @@
 """PgBouncer sizing: pools decide max_connections, freed memory goes to work_mem."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pgtune.cli.app import app
 from pgtune.errors import BudgetError, UsageError
-from pgtune.tuning.pooling import PoolerOptions, parse_database
+from pgtune.tuning.pooling import Database, PoolerOptions, parse_database
 from pgtune.units import GB, parse_size
 from tuning_helpers import make
 
@@ -25,27 +27,87 @@ def test_pools_set_max_connections_and_free_memory_for_work_mem() -> None:
     assert pooled.budget.peak <= pooled.budget.limit
 
 
-def test_pool_size_follows_cpus_and_storage() -> None:
-    def size(cpus: int, storage: str) -> int:
+def test_pools_together_follow_cpus_and_storage() -> None:
+    def pooled(cpus: int, storage: str) -> int:
         plan = make(64 * GB, cpus, storage, "oltp", 16, pooler=PoolerOptions()).pool_plan  # type: ignore[arg-type]
         assert plan is not None
-        return plan.pool_size
+        return plan.pooled_connections
 
-    assert size(16, "nvme") > size(16, "ssd") > size(16, "hdd")
-    assert size(2, "ssd") == 10  # the floor
-    assert size(64, "nvme") == 100  # the ceiling
+    assert pooled(16, "nvme") > pooled(16, "ssd") > pooled(16, "hdd")
+    assert pooled(16, "ssd") == 48  # 3 per CPU
+    assert pooled(2, "ssd") == 10  # the floor
 
 
-def test_more_databases_and_users_mean_more_server_connections() -> None:
-    one = make(pooler=PoolerOptions()).pool_plan
-    many = make(
-        pooler=PoolerOptions(
-            databases=(parse_database("a", 5432), parse_database("b", 5432)),
-            users_per_database=3,
+def dbs(*names: str) -> tuple[Database, ...]:
+    return tuple(parse_database(n, 5432) for n in names)
+
+
+def test_pools_share_the_machine_as_databases_and_users_grow() -> None:
+    # 16 GB / 4 CPUs: 1 database gave max_connections 27, 5 gave 83, 30 gave 433 (work_mem 3.6MB).
+    direct = make(16 * GB, 4, "ssd", "web", 16)
+    previous_pool = None
+    for n in (1, 5, 12, 30):
+        rec = make(
+            16 * GB,
+            4,
+            "ssd",
+            "web",
+            16,
+            pooler=PoolerOptions(databases=dbs(*(f"db{i}" for i in range(n)))),
         )
-    ).pool_plan
-    assert one is not None and many is not None
-    assert many.pools == 6 and many.server_connections > one.server_connections
+        plan = rec.pool_plan
+        assert plan is not None
+        assert plan.pooled_connections <= max(12, n)  # 3 per CPU, or one per database
+        assert int(rec.get("max_connections").value) <= int(direct.get("max_connections").value)
+        assert parse_size(rec.get("work_mem").value) >= parse_size(direct.get("work_mem").value)
+        if previous_pool is not None:
+            assert plan.pool_size <= previous_pool
+        previous_pool = plan.pool_size
+    many_users = make(pooler=PoolerOptions(databases=dbs("a", "b"), users_per_database=3))
+    plan = many_users.pool_plan
+    assert plan is not None and plan.pools == 6
+    assert plan.max_db_connections == 6  # 12 shared by 2 databases, 3 users each
+    assert plan.pooled_connections == 12
+    assert "max_db_connections" in {s.name for s in plan.settings}
+    assert "max_db_connections" in many_users.get("max_connections").reason
+
+
+def test_a_repeated_database_is_one_entry() -> None:
+    once = make(pooler=PoolerOptions(databases=dbs("app"))).pool_plan
+    twice = make(pooler=PoolerOptions(databases=dbs("app", "app"))).pool_plan
+    assert once is not None and twice is not None
+    assert twice.databases == once.databases and twice.pools == 1
+    assert twice.server_connections == once.server_connections
+    with pytest.raises(UsageError, match="given twice with different settings"):
+        make(pooler=PoolerOptions(databases=(*dbs("app"), parse_database("app=host=x", 5432))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1 * GB, max_value=512 * GB),
+    st.integers(min_value=1, max_value=64),
+    st.sampled_from(["hdd", "ssd", "nvme"]),
+    st.sampled_from(["web", "oltp", "dw", "mixed", "desktop"]),
+    st.integers(min_value=1, max_value=120),
+    st.integers(min_value=1, max_value=6),
+)
+def test_pgbouncer_never_asks_for_more_server_connections_than_no_pooler(
+    memory: int, cpus: int, storage: str, workload: str, n_db: int, users: int
+) -> None:
+    direct = make(memory, cpus, storage, workload, 16)  # type: ignore[arg-type]
+    opts = PoolerOptions(databases=dbs(*(f"db{i}" for i in range(n_db))), users_per_database=users)
+    try:
+        pooled = make(memory, cpus, storage, workload, 16, pooler=opts)  # type: ignore[arg-type]
+    except UsageError as exc:
+        assert "wildcard entry" in str(exc)
+        assert n_db > direct.budget.connections - 13
+        return
+    plan = pooled.pool_plan
+    assert plan is not None
+    assert pooled.budget.connections <= direct.budget.connections
+    assert plan.pooled_connections <= max(n_db, min(400, max(10, cpus * 4)))
+    assert parse_size(pooled.get("work_mem").value) >= parse_size(direct.get("work_mem").value)
+    assert pooled.budget.peak <= pooled.budget.limit
 
 
 def test_max_prepared_statements_only_for_pgbouncer_that_has_it() -> None:

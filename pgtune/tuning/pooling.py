@@ -19,7 +19,8 @@ PGBOUNCER_NEWEST = (1, 24)
 
 SUPERUSER_RESERVED = 3  # PostgreSQL's superuser_reserved_connections default
 ADMIN_HEADROOM = 10  # direct connections: migrations, monitoring, replication, a DBA's psql
-POOL_MIN, POOL_MAX = 10, 100
+POOL_MIN = 10  # server connections for all pools on a small machine
+POOL_TOTAL_MAX = 400
 
 _NAME = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_$-]*)$")
 _SPEC_KEYS = {
@@ -81,6 +82,18 @@ class PoolPlan:
     settings: tuple[PgbouncerSetting, ...]
     databases: tuple[Database, ...]
     notes: tuple[str, ...]
+    max_db_connections: int | None = None  # per database, across its users (None: not needed)
+
+    @property
+    def sizing(self) -> str:
+        """How the pools add up to the server connections, in one line."""
+        per_pair = f"{self.pools} pool(s) x ({self.pool_size} + {self.reserve} reserve)"
+        if self.max_db_connections is None:
+            return f"{per_pair} = {self.pooled_connections} server connections"
+        return (
+            f"{per_pair}, at most {self.max_db_connections} per database (max_db_connections) "
+            f"x {len(self.databases)} database(s) = {self.pooled_connections} server connections"
+        )
 
     @property
     def pooled_connections(self) -> int:
@@ -90,9 +103,9 @@ class PoolPlan:
     @property
     def connections_reason(self) -> str:
         return (
-            f"pgbouncer in front: {self.pools} pool(s) x ({self.pool_size} + {self.reserve} "
-            f"reserve) + {SUPERUSER_RESERVED} superuser-reserved + {ADMIN_HEADROOM} for "
-            "migrations, monitoring and replication; clients queue in pgbouncer, not here"
+            f"pgbouncer in front: {self.sizing} + {SUPERUSER_RESERVED} superuser-reserved + "
+            f"{ADMIN_HEADROOM} for migrations, monitoring and replication; clients queue in "
+            "pgbouncer, not here"
         )
 
 
@@ -123,14 +136,27 @@ def parse_database(text: str, port: int) -> Database:
     return Database(name, " ".join(spec.split()))
 
 
-def pool_size_for(hw: Hardware, storage: StorageTraits) -> tuple[int, str]:
-    """Server connections per pool: enough to keep every CPU and the disk busy, no more."""
+def total_pool_for(hw: Hardware, storage: StorageTraits) -> tuple[int, str]:
+    """Server connections for all pools together: enough to keep every CPU and the disk busy."""
     per_cpu = {"hdd": 2, "ssd": 3, "nvme": 4}[storage.name]
-    size = max(POOL_MIN, min(POOL_MAX, hw.cpus * per_cpu))
+    size = max(POOL_MIN, min(POOL_TOTAL_MAX, hw.cpus * per_cpu))
     return size, (
-        f"{per_cpu} per CPU on {storage.name} ({hw.cpus} CPUs), {POOL_MIN}-{POOL_MAX}: "
-        "more active queries than that only queue inside PostgreSQL"
+        f"{per_cpu} per CPU on {storage.name} ({hw.cpus} CPUs, at least {POOL_MIN}) for all pools "
+        "together: more active queries than that only queue inside PostgreSQL"
     )
+
+
+def unique_databases(databases: tuple[Database, ...]) -> tuple[Database, ...]:
+    """One entry per name: a repeated --database is the same pool."""
+    seen: dict[str, Database] = {}
+    for db in databases:
+        if db.name in seen and seen[db.name].spec != db.spec:
+            raise UsageError(
+                f"--database {db.name!r} is given twice with different settings "
+                f"({seen[db.name].spec!r} and {db.spec!r})"
+            )
+        seen.setdefault(db.name, db)
+    return tuple(seen.values())
 
 
 def plan_pools(
@@ -139,7 +165,11 @@ def plan_pools(
     opts: PoolerOptions,
     idle_in_transaction_ms: int,
     server_port: int,
+    ceiling: int | None = None,
 ) -> PoolPlan:
+    """Pools sized to the machine: their sum is about what the CPUs and disk can run, each
+    (database, user) pair's pool shrinks as pairs grow, and ``ceiling`` (the server connections
+    without a pooler) is never exceeded unless --pool-size asks for it."""
     if opts.version < PGBOUNCER_MIN:
         raise UsageError(
             f"pgbouncer {opts.version[0]}.{opts.version[1]} is too old: "
@@ -149,16 +179,48 @@ def plan_pools(
         raise UsageError(
             f"invalid --pool-mode {opts.pool_mode!r}: session, transaction or statement"
         )
+    databases = unique_databases(opts.databases) or (parse_database("*", server_port),)
+    n_db, users = len(databases), opts.users_per_database
+    pools = n_db * users
+    per_db: int | None = None
     if opts.pool_size is not None:
         pool, pool_why = opts.pool_size, "--pool-size"
+        reserve = max(1, pool // 5)
+        pooled = pools * (pool + reserve)
     else:
-        pool, pool_why = pool_size_for(hw, storage)
-    reserve = max(2, pool // 5)
-    databases = opts.databases or (parse_database("*", server_port),)
-    pools = len(databases) * opts.users_per_database
-    server_connections = pools * (pool + reserve) + SUPERUSER_RESERVED + ADMIN_HEADROOM
+        total, total_why = total_pool_for(hw, storage)
+        most = None if ceiling is None else ceiling - SUPERUSER_RESERVED - ADMIN_HEADROOM
+        if most is not None:
+            total = min(total, most)
+        if n_db > total:  # every database needs a server connection of its own
+            if most is not None and n_db > most:
+                raise UsageError(
+                    f"{n_db} databases need at least {n_db} server connections, more than the "
+                    f"{most} PostgreSQL would have without pgbouncer; serve them with one "
+                    "wildcard entry (leave --database out) or give --pool-size"
+                )
+            total, total_why = n_db, f"one per database ({n_db}), more than the CPUs need"
+        share = total // n_db  # server connections per database, reserve included
+        # a fifth of each pool is reserve, for bursts
+        reserve = share // 6
+        if users == 1:
+            pool = max(1, share - reserve)
+            pool_why = f"{total_why}; {total} shared by {n_db} database(s)"
+        else:
+            # each user may take up to twice its even share of the database's connections;
+            # max_db_connections keeps the users of one database to its share together
+            pool = max(1, min(share - reserve, -(-2 * (share - reserve) // users)))
+            per_db = share
+            pool_why = (
+                f"{total_why}; {total} shared by {n_db} database(s), each of its {users} users "
+                f"up to twice an even share, max_db_connections {per_db} capping them together"
+            )
+        pooled = (
+            n_db * min(per_db, users * (pool + reserve)) if per_db else pools * (pool + reserve)
+        )
+    server_connections = pooled + SUPERUSER_RESERVED + ADMIN_HEADROOM
 
-    fds_needed = opts.max_client_conn + pools * (pool + reserve) + 100
+    fds_needed = opts.max_client_conn + pooled + 100
     notes = []
     if opts.fd_limit is not None and opts.fd_limit < fds_needed:
         notes.append(
@@ -207,7 +269,7 @@ def plan_pools(
             "client connections pgbouncer accepts; each costs only a few kB here",
         ),
         s("default_pool_size", str(pool), pool_why),
-        s("reserve_pool_size", str(reserve), "a fifth of the pool for bursts"),
+        s("reserve_pool_size", str(reserve), "about a fifth of the pool for bursts"),
         s("reserve_pool_timeout", "3", "a client waiting 3s may use the reserve pool"),
         s("server_lifetime", "3600", "recycle server connections hourly (memory, DNS changes)"),
         s("server_idle_timeout", "300", "close server connections idle for 5 minutes"),
@@ -242,6 +304,15 @@ def plan_pools(
             "may read SHOW POOLS / STATS for monitoring (secret in auth_file)",
         ),
     ]
+    if per_db is not None:
+        settings.append(
+            s(
+                "max_db_connections",
+                str(per_db),
+                f"server connections per database across its {users} users: the pools' sum "
+                "stays what the machine can run however many users connect",
+            )
+        )
     if opts.version >= PGBOUNCER_SINCE["max_prepared_statements"]:
         settings.append(
             s(
@@ -254,5 +325,13 @@ def plan_pools(
         if "\n" in item.value:
             raise UsageError(f"pgbouncer {item.name} must be one line")
     return PoolPlan(
-        opts, pool, reserve, pools, server_connections, tuple(settings), databases, tuple(notes)
+        opts,
+        pool,
+        reserve,
+        pools,
+        server_connections,
+        tuple(settings),
+        databases,
+        tuple(notes),
+        per_db,
     )

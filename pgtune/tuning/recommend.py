@@ -1,6 +1,6 @@
 """From hardware, profile, workload and version to the full recommendation and its budget."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pgtune.errors import UsageError
 from pgtune.tuning.budget import (
@@ -61,12 +61,17 @@ def _int(decision: Decision) -> int:
 def _pool_plan(ctx: Context) -> PoolPlan | None:
     if ctx.options.pooler is None:
         return None
+    # The pools never ask for more server connections than PostgreSQL would have without them.
+    direct = recommend(
+        replace(ctx, options=replace(ctx.options, pooler=None, max_connections=None))
+    )
     return plan_pools(
         ctx.hardware,
         ctx.storage,
         ctx.options.pooler,
         ctx.workload.idle_in_transaction_timeout,
         ctx.options.port,
+        ceiling=direct.budget.connections,
     )
 
 
