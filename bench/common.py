@@ -53,7 +53,12 @@ def machine() -> str:
 
 
 def git_commit() -> str:
-    """Short HEAD, with ``-dirty`` when the package has uncommitted changes."""
+    """Short HEAD, with ``-dirty`` when the package has uncommitted changes; or
+    ``$PGTUNE_BENCH_COMMIT``, set when the pgtune measured is a snapshot of that commit (e.g.
+    ``git archive`` on ``PYTHONPATH``, while others edit the working tree)."""
+    pinned = os.environ.get("PGTUNE_BENCH_COMMIT")
+    if pinned:
+        return pinned
 
     def git(*args: str) -> str:
         return subprocess.run(

@@ -558,6 +558,9 @@ def execute(cfg: Settings, log: Callable[[str], None]) -> Outcome:
             for command in COMMANDS[cfg.shape]:
                 res = SizeResult(tables, built, build_s, expected, api, command, acl_items)
                 run_once = measured(cluster, command, policy, exported, out, res, dsn)
+                if run_once is None:
+                    log(f"  {command.name}: skipped ({out.warnings[-1]})")
+                    continue
                 measure_size(cluster, run_once, res, cfg, budget, log)
                 out.results.append(res)
         last = cfg.sizes[-1]
@@ -588,9 +591,10 @@ def measured(
     out: Outcome,
     res: SizeResult,
     dsn: str,
-) -> Callable[[], PlanRun]:
-    """The run of ``command`` at one size. The export first writes ``exported`` (the policy the
-    exported plan reads); its measured runs must write the same bytes."""
+) -> Callable[[], PlanRun] | None:
+    """The run of ``command`` at one size (None: the exported policy does not load, said in
+    ``out.warnings``). The export first writes ``exported`` (the policy the exported plan
+    reads); its measured runs must write the same bytes."""
     limit = out.settings.max_others
     if command.name == PLAN:
         return lambda: run_plan(cluster, policy, dsn, limit)
@@ -606,7 +610,14 @@ def measured(
             return run
 
         return export_once
-    api = api_plan(exported, dsn)
+    from pgtune.errors import PgtuneError
+
+    try:
+        api = api_plan(exported, dsn)
+    except PgtuneError as exc:
+        first = str(exc).strip().splitlines()[0]
+        out.warnings.append(f"{res.tables} tables: the exported policy does not plan: {first}")
+        return None
     if api.changes != res.expected:  # the export's notes say what a plan would change
         out.warnings.append(
             f"{res.tables} tables: the plan with the exported policy has {api.changes} changes, "
