@@ -273,17 +273,17 @@ def fit(
                     f"{conns} connections are beyond the {fitted_budget.active_sessions} that "
                     "run queries at once and hold their backend memory; with pgbouncer in front "
                     "(--pgbouncer) max_connections follows the pools and work_mem could be "
-                    f"{format_pg_size(better)} instead of {format_pg_size(work_mem)}"
+                    f"about {human_size(better)} instead of {format_pg_size(work_mem)}"
                 )
     return Fit(replace(b, connections=conns, work_mem=work_mem), wm_why, conn_why, tuple(notes))
 
 
 def nice_work_mem(nbytes: int) -> int:
-    """Down to what a person writes: whole MB from 4MB, 64kB steps from 256kB, else kB
+    """Down to what a person writes: whole MB from 2MB, 64kB steps from 256kB, else 16kB steps
     (2056kB reads 2MB, 605kB reads 576kB)."""
     if nbytes >= 4 * MB:
         return nice_size(nbytes)
-    step = MB if nbytes >= 2 * MB else 64 * KB if nbytes >= 256 * KB else KB
+    step = MB if nbytes >= 2 * MB else 64 * KB if nbytes >= 256 * KB else 16 * KB
     return max(WORK_MEM_MIN, nbytes // step * step)
 
 

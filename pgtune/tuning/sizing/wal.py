@@ -2,7 +2,7 @@
 
 from pgtune.errors import UsageError
 from pgtune.tuning.sizing import Context, Decision
-from pgtune.units import MB, format_pg_duration, format_pg_size, human_size, nice_size
+from pgtune.units import MB, TB, format_pg_duration, format_pg_size, human_size, nice_size
 
 # max_wal_size is a soft limit: a checkpoint starts when WAL since the last one reaches about
 # max_wal_size / (1 + checkpoint_completion_target), and WAL keeps coming while it runs, so under
@@ -104,7 +104,8 @@ def temp_file_limit(ctx: Context, per_gather: int) -> Decision:
             "--data-dir); log_temp_files shows the spills",
         )
     processes = 1 + per_gather
-    limit = max(64 * MB, round_disk_share(int(free * TEMP_DISK_SHARE / processes)))
+    # temp_file_limit is an int of kB: at most 2TB - 1kB; 1TB is the round value below it
+    limit = min(TB, max(64 * MB, round_disk_share(int(free * TEMP_DISK_SHARE / processes))))
     return Decision(
         "temp_file_limit",
         limit,
