@@ -42,16 +42,18 @@ def test_physical_devices(device: tuple[int, int], expected: StorageClass, sourc
     ("device", "name"),
     [((254, 0), "vda"), ((8, 32), "sdc")],  # virtio (this build machine), VMware SCSI
 )
-def test_virtual_disk_claiming_rotational_is_hdd_with_note(
+def test_virtual_disk_claiming_rotational_is_ssd_with_note(
     device: tuple[int, int], name: str
 ) -> None:
     info = classify_device(BLOCK, *device)
-    assert info.storage == "hdd"
-    assert info.source == f"sysfs /sys/block/{name}/queue/rotational = 1 (virtual disk)"
+    assert info.storage == "ssd"
+    assert info.source == (
+        f"sysfs /sys/block/{name}/queue/rotational = 1 (virtual disk: assumed ssd)"
+    )
     (note,) = info.notes
-    assert f"{name} is a virtual disk" in note
-    assert "rotational flag is often wrong" in note
-    assert "--storage ssd" in note
+    assert f"{name} is a virtual disk that claims to rotate" in note
+    assert "assumed ssd" in note
+    assert "--storage hdd" in note
 
 
 @pytest.mark.parametrize(

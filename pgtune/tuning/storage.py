@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # hardware.py imports this module; the type is only needed by
 # (major, minor) of the device holding a path.
 DeviceLookup = Callable[[Path], tuple[int, int]]
 
-OVERRIDE_HINT = "override with --storage ssd if the backing storage is SSD"
+VIRTUAL_HINT = "override with --storage hdd if it really is backed by spinning disks"
 ASSUMED_HINT = "override with --storage hdd|ssd|nvme if that is wrong"
 # device/vendor and device/model words that give away a hypervisor's or cloud's emulated disk
 # (GCE persistent disks, for one, claim to rotate). 0x1af4 is the PCI vendor id of virtio.
@@ -146,11 +146,14 @@ def _classify_rotational(device: Path) -> StorageInfo:
     if flag != "1":
         raise _Unknown(f"cannot read the rotational flag of {name}")
     if _is_virtual(device):
+        # virtio and Xen disks report rotational = 1 whatever backs them, and cloud volumes
+        # (EBS gp3, GCE pd-balanced, Azure managed disks) are SSD-backed: hdd costs
+        # (random_page_cost 4, effective_io_concurrency 2) would steer plans away from indexes.
         note = (
-            f"{name} is a virtual disk and its rotational flag is often wrong; "
-            f"reported hdd, {OVERRIDE_HINT}."
+            f"{name} is a virtual disk that claims to rotate (virtual disks always do); "
+            f"assumed ssd, as cloud volumes are; {VIRTUAL_HINT}."
         )
-        return StorageInfo("hdd", source=f"{source} (virtual disk)", notes=(note,))
+        return StorageInfo("ssd", source=f"{source} (virtual disk: assumed ssd)", notes=(note,))
     return StorageInfo("hdd", source=source)
 
 
