@@ -291,3 +291,41 @@ def test_features_the_build_lacks_are_refused_before_they_break_a_boot(
 ) -> None:
     with pytest.raises(UsageError, match=words):
         make(major=18, build=NO_EXTRAS, **options)
+
+
+def test_page_tables_are_in_the_budget_without_huge_pages_and_on_above_8gb() -> None:
+    small = make(memory=16 * GB, cpus=8)  # ~4.2 GB of shared memory: try, page tables counted
+    assert small.get("huge_pages").value == "try"
+    tables = {name: size for name, size, _ in small.budget.components()}["page tables"]
+    per_process = small.budget.page_tables_per_process
+    assert 8 * MB <= per_process <= 9 * MB  # 0.2% of ~4.2 GB
+    assert tables == per_process * (
+        small.budget.active_sessions
+        + small.budget.busy_workers
+        + small.budget.autovacuum_workers
+        + small.budget.other_processes
+    )
+    big = make(memory=64 * GB, cpus=16)  # ~16.6 GB: on, and reserve before restarting
+    assert big.get("huge_pages").value == "on"
+    assert big.budget.page_tables_per_process == 0
+    note = next(n for n in big.notes if n.startswith("huge pages"))
+    assert "vm.nr_hugepages=" in note and "BEFORE restarting" in note
+
+
+def test_huge_pages_reserved_on_this_host_are_used(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from pgtune.tuning.hardware import huge_pages_reserved
+    from pgtune.tuning.recommend import recommend
+    from tuning_helpers import make_context
+
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/meminfo").write_text(
+        "HugePages_Total:    3000\nHugepagesize:       2048 kB\n"
+    )
+    assert huge_pages_reserved(tmp_path) == 3000 * 2 * MB
+    ctx = make_context(memory=16 * GB, cpus=8)
+    rec = recommend(replace(ctx, hardware=replace(ctx.hardware, huge_pages_bytes=6 * GB)))
+    assert rec.get("huge_pages").value == "on"
+    assert rec.budget.page_tables_per_process == 0
+    assert not any(n.startswith("huge pages") for n in rec.notes)

@@ -58,6 +58,9 @@ class Budget:
     active_bound_why: str = "every connection"
     # max_parallel_workers_per_gather (None: every parallel worker, whole queries each)
     parallel_per_gather: int | None = None
+    # page tables each process may build for the shared memory without huge pages (0: huge
+    # pages are used)
+    page_tables_per_process: int = 0
 
     @property
     def limit(self) -> int:
@@ -130,6 +133,27 @@ class Budget:
                 busy * BACKEND_OVERHEAD,
                 f"{busy} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
             ),
+            *self._page_tables(),
+        ]
+
+    def _page_tables(self) -> list[tuple[str, int, str]]:
+        if not self.page_tables_per_process:
+            return []
+        # Busy processes scan much of shared_buffers and map it; an idle connection's few
+        # mapped pages are part of its measured idle overhead.
+        processes = (
+            self.active_sessions
+            + self.busy_workers
+            + self.autovacuum_workers
+            + self.other_processes
+        )
+        return [
+            (
+                "page tables",
+                processes * self.page_tables_per_process,
+                f"{processes} processes x {human_size(self.page_tables_per_process)} for "
+                "the shared memory in 4 kB pages (no huge pages)",
+            )
         ]
 
     @property

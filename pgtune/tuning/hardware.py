@@ -32,6 +32,8 @@ class Hardware:
     # free space on the data directory's filesystem, where temporary files go
     temp_disk_bytes: int | None = None
     temp_disk_source: str = disks.NO_DATA_DIR.source
+    # huge pages reserved on this host (vm.nr_hugepages x Hugepagesize); None: not read
+    huge_pages_bytes: int | None = None
 
 
 def with_overrides(
@@ -45,7 +47,8 @@ def with_overrides(
 ) -> Hardware:
     """Replace detected values by the user's flags, recording the flag as the source."""
     if memory is not None:
-        hw = replace(hw, memory_bytes=memory, memory_source="--memory")
+        # the memory of another machine, perhaps: this host's huge pages say nothing about it
+        hw = replace(hw, memory_bytes=memory, memory_source="--memory", huge_pages_bytes=None)
     if cpus is not None:
         hw = replace(hw, cpus=cpus, cpus_source="--cpus")
     if storage is not None:
@@ -76,6 +79,7 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
     data = datasize.measure(data_dir)
     notes += data.notes
     wal, temp = disks.wal_disk(data_dir), disks.data_disk_free(data_dir)
+    huge = huge_pages_reserved(root)
     return Hardware(
         memory_bytes=memory,
         cpus=cpus,
@@ -91,7 +95,23 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
         wal_disk_shared=wal.shared_with_data,
         temp_disk_bytes=temp.bytes,
         temp_disk_source=temp.source,
+        huge_pages_bytes=huge,
     )
+
+
+def huge_pages_reserved(root: Path = Path("/")) -> int | None:
+    """HugePages_Total x Hugepagesize from /proc/meminfo (None when it cannot be read)."""
+    try:
+        text = (root / "proc/meminfo").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    try:
+        total = int(fields["HugePages_Total"].split()[0])
+        size_kb = int(fields["Hugepagesize"].split()[0])
+    except (KeyError, ValueError, IndexError):
+        return None
+    return total * size_kb * 1024
 
 
 # Last resort when even the host's RAM cannot be read: small enough not to overcommit.

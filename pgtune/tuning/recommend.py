@@ -135,6 +135,8 @@ def recommend(ctx: Context) -> Recommendation:
     wl = ctx.workload
     pool_plan = _pool_plan(ctx)
     wanted, fixed_by, knob = _connections_wanted(ctx, pool_plan)
+    shm = memory.shared_memory_estimate(_int(sb), _int(walbuf), wanted)
+    huge, huge_notes, count_page_tables = memory.huge_pages(ctx, shm)
     active_bound, active_why = _active_bound(ctx, pool_plan)
     fitted = fit(
         Budget(
@@ -154,6 +156,15 @@ def recommend(ctx: Context) -> Recommendation:
             active_bound=active_bound,
             active_bound_why=active_why,
             parallel_per_gather=_int(by_name["max_parallel_workers_per_gather"]),
+            page_tables_per_process=(
+                # the buffers, which processes touch; not the per-connection arrays, so the
+                # figure does not move with the connection count being fitted
+                memory.page_tables_per_process(
+                    memory.shared_memory_estimate(_int(sb), _int(walbuf), 0)
+                )
+                if count_page_tables
+                else 0
+            ),
         ),
         wanted_connections=wanted,
         fixed_by=fixed_by,
@@ -164,10 +175,7 @@ def recommend(ctx: Context) -> Recommendation:
         pooled=pool_plan is not None,
     )
     budget = fitted.budget
-    shm = memory.shared_memory_estimate(
-        budget.shared_buffers, budget.wal_buffers, budget.connections
-    )
-    huge, notes = memory.huge_pages(ctx, shm)
+    notes = huge_notes
     notes += list(fitted.notes)
     notes += list(ctx.hardware.notes)
     wal_sizes = wal.wal_sizes(ctx)
