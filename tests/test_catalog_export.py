@@ -177,36 +177,118 @@ def test_what_the_format_cannot_say_is_listed_in_the_header(
     expected = [
         "database 'elsewhere' was not read, so it is not in this file: not inspected",
         "role 'analyst' is VALID UNTIL '-infinity' (never valid): not expressed",
-        "PUBLIC holds CREATE on schema 'sales' of 'app'",
         "table 'sales'.'customers' of 'app': 'pg_read_all_data' holds SELECT",
-        "table 'sales'.'customers' of 'app': 'app' may grant SELECT to others",
-        "'analyst' gets SELECT on new tables (FOR ROLE 'app_owner', 'app')",
         "PUBLIC USAGE on new types FOR ROLE 'app_owner' in 'app' was revoked",
-        "PUBLIC may execute 1 of 2 functions",
     ]
     for fragment in expected:
         assert [n for n in notes if fragment in n], (fragment, notes)
-    assert len(notes) == len(expected)
+    assert len(notes) == len(expected), notes
     data = yaml.safe_load(text)
     assert data["version"] == 1
-    assert "settings" not in data  # PUBLIC may run one function, not the other: not set
-    # PUBLIC's grant on a table is an access entry for PUBLIC
+    entries = data["access"]
+    sales = {"database": "app", "schemas": ["sales"]}
+    # PUBLIC's grants on a table and a schema are access entries for PUBLIC
+    assert {
+        "role": "PUBLIC",
+        **sales,
+        "privileges": {"table": ["SELECT"]},
+        "tables": ["orders"],
+    } in entries
+    assert {"role": "PUBLIC", **sales, "privileges": {"schema": ["CREATE"]}} in entries
+    # a grant option is an entry of its own
+    assert {
+        "role": "app",
+        **sales,
+        "privileges": {"table": ["SELECT"]},
+        "tables": ["customers"],
+        "grant_option": True,
+    } in entries
+    # PUBLIC may run one function, not the other: the setting, and an entry for the one
+    assert data["settings"] == {"revoke_public_function_execute": True}
     assert {
         "role": "PUBLIC",
         "database": "app",
+        "privileges": {"function": ["EXECUTE"]},
+        "schemas": ["public"],
+        "functions": ["open_fn()"],
+    } in entries
+    # global default privileges: default_privileges.grants without schemas
+    assert data["default_privileges"]["owners"] == ["app_owner"]
+    assert {
+        "owner": "app_owner",
+        "role": "analyst",
+        "database": "app",
         "privileges": {"table": ["SELECT"]},
-        "schemas": ["sales"],
-        "tables": ["orders"],
-    } in data["access"]
+    } in data["default_privileges"]["grants"]
     # a plan changes exactly what the notes say it would
     plan = _plan(inspection, text)
     for fragment in (
         "VALID UNTIL 'infinity'",
-        'REVOKE GRANT OPTION FOR SELECT ON TABLE "sales"."customers" FROM "app"',
-        'FOR ROLE "app_owner" REVOKE SELECT ON TABLES FROM "analyst"',
-        # complete state: what PUBLIC and unlisted roles hold beyond the policy
-        'REVOKE CREATE ON SCHEMA "sales" FROM PUBLIC',
         "-- reported only",  # pg_read_all_data's SELECT (settings.unmanaged_roles: report)
     ):
         assert [c for c in plan if fragment in c], (fragment, plan)
-    assert len(plan) == 5, plan
+    assert len(plan) == 2, plan
+
+
+@MAJORS
+def test_grant_options_public_and_global_defaults_round_trip(
+    pg_cluster_factory: ClusterFactory, major: int
+) -> None:
+    inspection = _setup(
+        pg_cluster_factory,
+        major,
+        [
+            "GRANT SELECT, INSERT ON sales.customers TO app WITH GRANT OPTION",
+            "GRANT CREATE ON DATABASE app TO PUBLIC",
+            "GRANT CREATE ON SCHEMA public TO PUBLIC",
+            'GRANT USAGE ON SCHEMA "my.schema" TO PUBLIC',
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA sales"
+            " GRANT SELECT ON TABLES TO PUBLIC",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner GRANT USAGE ON SEQUENCES TO analyst",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA sales"
+            " GRANT INSERT ON TABLES TO analyst WITH GRANT OPTION",
+            "CREATE FUNCTION public.open_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        ],
+    )
+    text = export_policy(inspection, ["app"])
+    assert _notes(text) == []
+    assert _plan(inspection, text) == []
+    data = yaml.safe_load(text)
+    entries = data["access"]
+    assert {
+        "role": "app",
+        "database": "app",
+        "privileges": {"table": ["SELECT", "INSERT"]},
+        "schemas": ["sales"],
+        "tables": ["customers"],
+        "grant_option": True,
+    } in entries
+    assert {"role": "PUBLIC", "database": "app", "privileges": {"database": ["CREATE"]}} in entries
+    public_schemas = {"role": "PUBLIC", "database": "app", "privileges": {"schema": ["USAGE"]}}
+    assert {**public_schemas, "schemas": ["my.schema"]} in entries
+    assert "revoke_public" not in data["databases"]["app"]["schemas"]["public"]
+    if major >= 15:  # CREATE on schema public is no built-in default any more
+        create = {"role": "PUBLIC", "database": "app", "privileges": {"schema": ["CREATE"]}}
+        assert {**create, "schemas": ["public"]} in entries
+    grants = data["default_privileges"]["grants"]
+    assert {
+        "owner": "app_owner",
+        "role": "PUBLIC",
+        "database": "app",
+        "schemas": ["sales"],
+        "privileges": {"table": ["SELECT"]},
+    } in grants
+    assert {
+        "owner": "app_owner",
+        "role": "analyst",
+        "database": "app",
+        "privileges": {"sequence": ["USAGE"]},
+    } in grants
+    assert {
+        "owner": "app_owner",
+        "role": "analyst",
+        "database": "app",
+        "schemas": ["sales"],
+        "privileges": {"table": ["INSERT"]},
+        "grant_option": True,
+    } in grants

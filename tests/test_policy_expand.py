@@ -340,3 +340,61 @@ def test_ownership_only_when_managed() -> None:
     state, scope = expand(policy, {"app": inventory()}, major=16)
     assert state.owners == {ObjectRef("schema", "app", "sales"): "o"}
     assert scope.manage_ownership and scope.drop_roles
+
+
+def test_grant_option_on_entries_and_default_grants() -> None:
+    policy = parse_policy(
+        "version: 1\nroles: {o1: {}, app: {}, rep: {}}\n"
+        "databases: {app: {schemas: {sales: {}}}}\n"
+        "default_privileges:\n"
+        "  owners: [o1]\n"
+        "  grants:\n"
+        "    - {owner: o1, role: rep, database: app, privileges: {sequence: [USAGE]}}\n"
+        "    - {owner: o1, role: PUBLIC, database: app, schemas: [sales],\n"
+        "       privileges: {table: [SELECT]}}\n"
+        "    - {owner: o1, role: app, database: app, schemas: [sales],\n"
+        "       privileges: {function: [EXECUTE]}, grant_option: true}\n"
+        "access:\n"
+        "  - {role: rep, database: app, privileges: {table: [SELECT]}, tables: [orders]}\n"
+        "  - {role: rep, database: app, privileges: {table: [SELECT, INSERT]},\n"
+        "     tables: [orders, customers], grant_option: true}\n"
+        "  - {role: app, database: app, privileges: {schema: [USAGE], table: [SELECT]},\n"
+        "     grant_option: true}\n",
+        "p.yaml",
+    )
+    state, _ = expand(policy, {"app": inventory()}, major=16)
+    # with and without the option (two entries): with it, once
+    assert of(state.grants, "rep") == {
+        Grant(table(t), "rep", p, True)
+        for t in ("orders", "customers")
+        for p in ("SELECT", "INSERT")
+    }
+    app = of(state.grants, "app")
+    assert Grant(ObjectRef("schema", "app", "sales"), "app", "USAGE", True) in app
+    assert Grant(table("orders"), "app", "SELECT", True) in app
+    assert all(g.grantable for g in app)
+    assert state.default_privileges == {
+        DefaultPrivilege("app", "o1", "sales", "tables", "app", "SELECT", True),
+        DefaultPrivilege("app", "o1", None, "sequences", "rep", "USAGE"),
+        DefaultPrivilege("app", "o1", "sales", "tables", PUBLIC, "SELECT"),
+        DefaultPrivilege("app", "o1", "sales", "functions", "app", "EXECUTE", True),
+    }
+
+
+def test_public_cannot_hold_a_grant_option() -> None:
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(
+            "version: 1\nroles: {o1: {}}\n"
+            "databases: {app: {schemas: {sales: {}}}}\n"
+            "access:\n"
+            "  - {role: PUBLIC, database: app, privileges: {table: [SELECT]},\n"
+            "     grant_option: true}\n"
+            "default_privileges:\n"
+            "  grants:\n"
+            "    - {owner: o1, role: PUBLIC, database: app, privileges: {table: [SELECT]},\n"
+            "       grant_option: true}\n",
+            "p.yaml",
+        )
+    text = str(raised.value)
+    assert "p.yaml:6: PUBLIC cannot hold a grant option" in text
+    assert "p.yaml:10: PUBLIC cannot hold a grant option" in text

@@ -206,7 +206,7 @@ def drifts() -> st.SearchStrategy[list[str]]:
             st.sampled_from(TABLE_PRIVS),
         ),
         st.builds(
-            lambda s, t, r: f"REVOKE ALL ON TABLE {_id(s, t)} FROM {_grantee(r)}",
+            lambda s, t, r: f"REVOKE ALL ON TABLE {_id(s, t)} FROM {_grantee(r)} CASCADE",
             st.sampled_from(SCHEMAS),
             st.sampled_from(TABLES),
             st.sampled_from(GRANTEES),
@@ -252,7 +252,9 @@ SNAPSHOT_QUERIES = {
                c.relowner::regrole::text,
                ARRAY(SELECT format('%s/%s/%s/%s', a.grantee::regrole, a.grantor::regrole,
                                    a.privilege_type, a.is_grantable)
-                     FROM aclexplode(c.relacl) a ORDER BY 1)
+                     FROM aclexplode(coalesce(c.relacl, acldefault(
+                         CASE c.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END,
+                         c.relowner))) a ORDER BY 1)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname IN ('s1', 's2') ORDER BY 1, 2""",
     "columns": """

@@ -48,16 +48,17 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
             return d in public_managed or d.schema is not None or not _builtin(d)
         return d.grantee in scope.roles
 
+    want: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
+    for d in desired.default_privileges:
+        want[key(d)][d.privilege] = d.grantable
     have: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
     for d in live.default_privileges:
-        if managed(d):
+        # what the policy grants is compared too (PUBLIC's built-in EXECUTE written out)
+        if managed(d) or d.privilege in want.get(key(d), ()):
             have[key(d)][d.privilege] = d.grantable
     for d in public_managed:
         if d.owner not in live.roles:  # created by this plan: starts with the built-in default
             have[key(d)][d.privilege] = d.grantable
-    want: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
-    for d in desired.default_privileges:
-        want[key(d)][d.privilege] = d.grantable
 
     changes: list[Change] = []
     for k in sorted(set(have) | set(want), key=lambda k: (k[0], k[1], k[2] or "", k[3], k[4])):

@@ -2,10 +2,10 @@
 what exists: ``export_policy(inspection, databases)``.
 
 What the file says, planned against the same cluster, changes nothing. What the format cannot
-say is listed in the file's header as comments (and a plan would change it): grants WITH GRANT
-OPTION, grants to predefined roles or PUBLIC beyond PostgreSQL's defaults, default privileges
-for all schemas or for types, per-database role settings, '-infinity' expiry dates, databases
-that could not be read. Passwords are never exported.
+say is listed in the file's header as comments (and a plan would change it): grants and
+default privileges to predefined roles, default privileges for types and schemas,
+per-database role settings, '-infinity' expiry dates, databases that could not be read.
+Passwords are never exported.
 """
 
 from collections.abc import Sequence
@@ -75,9 +75,7 @@ def _public_containers(state: model.ClusterState, database: str) -> dict[model.O
     return held
 
 
-def _database(
-    state: model.ClusterState, inventory: model.Inventory, notes: list[str]
-) -> dict[str, Any]:
+def _database(state: model.ClusterState, inventory: model.Inventory) -> dict[str, Any]:
     name = inventory.database
     spec: dict[str, Any] = {}
     public = _public_containers(state, name)
@@ -85,7 +83,7 @@ def _database(
     revoked = [p for p in PUBLIC_DATABASE_DEFAULTS if p not in held]
     if revoked:
         spec["revoke_public"] = revoked
-    _public_extras(held - set(PUBLIC_DATABASE_DEFAULTS), f"database {name!r}", notes)
+    # what PUBLIC holds beyond the built-in defaults is a `role: PUBLIC` access entry
     schemas: dict[str, Any] = {}
     for schema, owner in sorted(inventory.schemas.items()):
         held = public.get(model.ObjectRef("schema", name, schema), set())
@@ -94,18 +92,9 @@ def _database(
         revoked = [p for p in defaults if p not in held]
         if revoked:
             schema_spec["revoke_public"] = revoked
-        _public_extras(held - set(defaults), f"schema {schema!r} of {name!r}", notes)
         schemas[schema] = schema_spec
     spec["schemas"] = schemas
     return spec
-
-
-def _public_extras(privileges: set[str], where: str, notes: list[str]) -> None:
-    if privileges:
-        notes.append(
-            f"PUBLIC holds {', '.join(sorted(privileges))} on {where}: not expressed "
-            "(a plan revokes it)"
-        )
 
 
 def _table_text(table: model.TableRef) -> str | dict[str, str]:
@@ -164,10 +153,12 @@ def export_policy(inspection: Inspection, databases: Sequence[str]) -> str:
     roles = {name: role for name, role in sorted(state.roles.items()) if _exported(name)}
     role_specs = {name: _role(role, notes) for name, role in roles.items()}
     memberships = [_membership(m) for m in sorted(state.memberships) if m.member in roles]
-    database_specs = {db: _database(state, inspection.inventories[db], notes) for db in exported}
-    # PUBLIC's grants on tables, sequences and columns are `role: PUBLIC` access entries.
+    database_specs = {db: _database(state, inspection.inventories[db]) for db in exported}
+    # PUBLIC's grants beyond PostgreSQL's defaults are `role: PUBLIC` access entries.
     inventories = {db: inspection.inventories[db] for db in exported}
-    access, revoke_execute = export_access(state, inventories, set(roles), exported)
+    access, revoke_execute = export_access(
+        state, inventories, set(roles), exported, inspection.major
+    )
     notes += access.notes
 
     document: dict[str, Any] = {"version": 1}

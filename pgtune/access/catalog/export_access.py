@@ -1,12 +1,16 @@
 """Sorting live grants and default privileges into what the policy format can say.
 
-Grants to exported roles become access entries (``export_entries``); PUBLIC's are the
-business of ``revoke_public`` and ``revoke_public_function_execute``; the rest (grants to
-predefined roles, WITH GRANT OPTION, default privileges for all schemas, ...) becomes a note.
+Grants to exported roles and to PUBLIC become access entries (``export_entries``), those held
+WITH GRANT OPTION in entries of their own (``grant_option: true``); PUBLIC's built-in
+privileges are the business of ``revoke_public`` and ``revoke_public_function_execute``.
+Default privileges become ``*`` entries where they can, else ``default_privileges.grants``
+(PUBLIC's, global ones, grant options). The rest (grants to predefined roles, default
+privileges on types and schemas, ...) becomes a note.
 """
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pgtune.access import model
@@ -21,6 +25,13 @@ from pgtune.access.catalog.export_entries import (
 
 PUBLIC_EXECUTE = ("functions", "EXECUTE")
 PUBLIC_TYPE_USAGE = ("types", "USAGE")
+# PostgreSQL's built-in privileges for PUBLIC that revoke_public says (policy/expand.py keeps
+# them): on a database, and on schema public (CREATE only before 15).
+_PUBLIC_DATABASE_KEPT = frozenset({"CONNECT", "TEMPORARY"})
+
+
+def _public_schema_kept(major: int) -> frozenset[str]:
+    return frozenset({"USAGE", "CREATE"} if major < 15 else {"USAGE"})
 
 
 def describe(obj: model.ObjectRef) -> str:
@@ -36,57 +47,81 @@ def describe(obj: model.ObjectRef) -> str:
     return f"{obj.kind} {where} of {obj.database!r}"
 
 
-def _sort_grants(
-    state: model.ClusterState, roles: set[str], databases: Sequence[str], out: AccessExport
-) -> tuple[dict[tuple[str, str], set[str]], dict[tuple[str, str], dict[str, set[str]]], Held, Held]:
-    database_grants: dict[tuple[str, str], set[str]] = defaultdict(set)
-    schema_grants: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
-        lambda: defaultdict(set)
+def _held() -> Held:
+    return defaultdict(lambda: defaultdict(set))
+
+
+@dataclass
+class _Sorted:
+    """The grants of one kind (plain, or WITH GRANT OPTION), by what builds their entries."""
+
+    databases: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    schemas: dict[tuple[str, str], dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
-    relations: Held = defaultdict(lambda: defaultdict(set))
-    columns: Held = defaultdict(lambda: defaultdict(set))
-    with_option: dict[tuple[model.ObjectRef, str], list[str]] = defaultdict(list)
+    relations: Held = field(default_factory=_held)
+    columns: Held = field(default_factory=_held)
+
+    def add(self, grant: model.Grant, role: str) -> None:
+        obj = grant.object
+        schema, name = obj.schema or "", obj.name or ""
+        if obj.kind == "database":
+            self.databases[(obj.database, role)].add(grant.privilege)
+        elif obj.kind == "schema":
+            self.schemas[(obj.database, role)][schema].add(grant.privilege)
+        elif obj.kind == "column":
+            key: Any = (name, obj.column)
+            self.columns[(obj.database, role, "column", schema)][key].add(grant.privilege)
+        else:
+            key = (name, obj.args) if obj.kind == "function" else name
+            self.relations[(obj.database, role, obj.kind, schema)][key].add(grant.privilege)
+
+
+def _public_builtin(grant: model.Grant, major: int) -> bool:
+    """PUBLIC's privileges that revoke_public / revoke_public_function_execute say."""
+    obj = grant.object
+    if obj.kind == "database":
+        return grant.privilege in _PUBLIC_DATABASE_KEPT
+    if obj.kind == "schema":
+        return obj.schema == "public" and grant.privilege in _public_schema_kept(major)
+    return obj.kind == "function"  # entries only with revoke_public_function_execute
+
+
+def _sort_grants(
+    state: model.ClusterState,
+    roles: set[str],
+    databases: Sequence[str],
+    major: int,
+    out: AccessExport,
+) -> tuple[_Sorted, _Sorted, Held]:
+    """Plain grants, grants WITH GRANT OPTION, and PUBLIC's EXECUTE on functions."""
+    plain, grantable = _Sorted(), _Sorted()
+    public_functions = _held()
     # One pass in any order (a sort of every grant dominated exports of large clusters); only
     # the grants that become notes are sorted, so the notes keep the grants' order.
     predefined: list[model.Grant] = []
-    grantable: list[tuple[model.Grant, str]] = []
     for grant in state.grants:
         obj, role = grant.object, grant.grantee
         if obj.database not in databases:
             continue
         if role == model.PUBLIC:
-            if obj.kind not in ("table", "sequence", "column"):
-                continue  # revoke_public and revoke_public_function_execute say these
             role = model.PUBLIC_KEYWORD  # an access entry `role: PUBLIC`
-        if role not in roles and role != model.PUBLIC_KEYWORD:
+            if _public_builtin(grant, major):
+                if obj.kind == "function":
+                    key = (obj.name or "", obj.args)
+                    where = (obj.database, role, "function", obj.schema or "")
+                    public_functions[where][key].add(grant.privilege)
+                continue
+        elif role not in roles:
             predefined.append(grant)
             continue
-        if grant.grantable:
-            grantable.append((grant, role))
-        schema, name = obj.schema or "", obj.name or ""
-        if obj.kind == "database":
-            database_grants[(obj.database, role)].add(grant.privilege)
-        elif obj.kind == "schema":
-            schema_grants[(obj.database, role)][schema].add(grant.privilege)
-        elif obj.kind == "column":
-            key: Any = (name, obj.column)
-            columns[(obj.database, role, "column", schema)][key].add(grant.privilege)
-        else:
-            key = (name, obj.args) if obj.kind == "function" else name
-            relations[(obj.database, role, obj.kind, schema)][key].add(grant.privilege)
+        (grantable if grant.grantable else plain).add(grant, role)
     for grant in sorted(predefined):
         out.notes.append(
             f"{describe(grant.object)}: {grant.grantee!r} holds {grant.privilege}: grants to "
             "predefined roles are not expressed"
         )
-    for grant, role in sorted(grantable, key=lambda item: item[0]):
-        with_option[(grant.object, role)].append(grant.privilege)
-    for (obj, role), privileges in with_option.items():
-        out.notes.append(
-            f"{describe(obj)}: {role!r} may grant {', '.join(privileges)} to others "
-            "(WITH GRANT OPTION): not expressed; a plan would revoke the grant option"
-        )
-    return database_grants, schema_grants, relations, columns
+    return plain, grantable, public_functions
 
 
 def _default_key(d: model.DefaultPrivilege) -> tuple[str, ...]:
@@ -94,11 +129,17 @@ def _default_key(d: model.DefaultPrivilege) -> tuple[str, ...]:
     return (d.database, d.owner, d.schema or "", d.objtype, d.grantee, d.privilege)
 
 
+_KIND = {"tables": "table", "sequences": "sequence", "functions": "function"}
+
+
 def _sort_defaults(
     state: model.ClusterState, roles: set[str], databases: Sequence[str], out: AccessExport
-) -> Defaults:
-    """Per-schema default privileges for exported roles; every other kind is a note."""
-    defaults: Defaults = defaultdict(lambda: defaultdict(set))
+) -> tuple[Defaults, Defaults]:
+    """Per-schema default privileges for exported roles, plain and WITH GRANT OPTION (``*``
+    entries where they fit); PUBLIC's and global ones straight to default_privileges.grants;
+    every other kind is a note."""
+    plain: Defaults = defaultdict(lambda: defaultdict(set))
+    grantable: Defaults = defaultdict(lambda: defaultdict(set))
     for d in sorted(state.default_privileges, key=_default_key):
         if d.database not in databases or d.owner not in roles:
             continue  # predefined roles carry the built-in defaults only
@@ -110,17 +151,20 @@ def _sort_defaults(
             continue  # PostgreSQL's own default; EXECUTE is handled by the settings
         where = f"FOR ROLE {d.owner!r}" + (f" IN SCHEMA {d.schema!r}" if d.schema else "")
         what = f"{d.grantee!r} gets {d.privilege} on new {d.objtype} ({where}, {d.database!r})"
-        if d.grantee not in roles:
-            out.notes.append(f"default privileges: {what}: not expressed (PUBLIC or predefined)")
-        elif d.schema is None or d.objtype not in ("tables", "sequences", "functions"):
+        if d.grantee not in roles and d.grantee != model.PUBLIC:
+            out.notes.append(f"default privileges: {what}: not expressed (predefined role)")
+        elif d.objtype not in _KIND:
             out.notes.append(
-                f"default privileges: {what}: not expressed (the format has per-schema default "
+                f"default privileges: {what}: not expressed (the format has default "
                 "privileges for tables, sequences and functions only); a plan would revoke it"
             )
+        elif d.grantee == model.PUBLIC or d.schema is None:
+            grantee = model.PUBLIC_KEYWORD if d.grantee == model.PUBLIC else d.grantee
+            key = (d.database, d.owner, grantee, d.schema, d.grantable)
+            out.explicit_defaults[key][_KIND[d.objtype]].add(d.privilege)
         else:
-            if d.grantable:
-                out.notes.append(f"default privileges: {what} WITH GRANT OPTION: not expressed")
-            defaults[(d.database, d.schema, d.objtype, d.grantee)][d.owner].add(d.privilege)
+            into = grantable if d.grantable else plain
+            into[(d.database, d.schema, d.objtype, d.grantee)][d.owner].add(d.privilege)
     readable = {d.database for d in state.default_privileges if d.database in databases}
     for owner in sorted(roles):
         for database in sorted(readable):
@@ -130,41 +174,53 @@ def _sort_defaults(
                     f"default privileges: PUBLIC USAGE on new types FOR ROLE {owner!r} in "
                     f"{database!r} was revoked: not expressed"
                 )
-    return defaults
+    return plain, grantable
 
 
 def _public_function_execute(
     state: model.ClusterState,
     inventories: dict[str, model.Inventory],
-    owners: list[str],
+    roles: set[str],
     out: AccessExport,
-) -> bool:
-    """Whether ``revoke_public_function_execute`` describes the live state: PUBLIC may execute
-    none of the functions and none of the owners' future functions. A mixture is a note."""
-    functions = [
-        model.ObjectRef("function", db, s, n, a)
-        for db, inventory in inventories.items()
-        for s, n, a in inventory.functions
-    ]
-    runnable = [f for f in functions if model.Grant(f, model.PUBLIC, "EXECUTE") in state.grants]
-    pairs = [(db, owner) for db in inventories for owner in owners]
-    open_defaults = [
-        (db, owner)
-        for db, owner in pairs
-        if model.DefaultPrivilege(db, owner, None, "functions", model.PUBLIC, "EXECUTE")
-        in state.default_privileges
-    ]
-    if not functions and not pairs:
-        return False
-    if not runnable and not open_defaults:
-        return True
-    if len(runnable) < len(functions) or len(open_defaults) < len(pairs):
+) -> tuple[bool, set[str]]:
+    """Whether to set ``revoke_public_function_execute``, and the roles that must not be
+    default privilege owners then (PUBLIC may still execute their new functions).
+
+    Set when PUBLIC may not execute some function, or some role revoked EXECUTE on its future
+    functions from PUBLIC (in every exported database: those roles are default owners); the
+    functions PUBLIC may execute are then ``role: PUBLIC`` entries."""
+    functions = sum(len(inventory.functions) for inventory in inventories.values())
+    runnable = sum(
+        1
+        for g in state.grants
+        if g.grantee == model.PUBLIC
+        and g.privilege == "EXECUTE"
+        and g.object.kind == "function"
+        and g.object.database in inventories
+    )
+
+    def open_in(role: str, db: str) -> bool:
+        d = model.DefaultPrivilege(db, role, None, "functions", model.PUBLIC, "EXECUTE")
+        return d in state.default_privileges
+
+    closed = {r for r in roles if inventories and not any(open_in(r, db) for db in inventories)}
+    partly = sorted(
+        r for r in roles if r not in closed and not all(open_in(r, db) for db in inventories)
+    )
+    revoke = bool(closed) or runnable < functions
+    if revoke and partly:
         out.notes.append(
-            f"PUBLIC may execute {len(runnable)} of {len(functions)} functions, and the new "
-            f"functions of {len(open_defaults)} of {len(pairs)} (database, owner) pairs: "
-            "revoke_public_function_execute revokes from all or none, so it is not set"
+            "PUBLIC may execute the new functions of "
+            + ", ".join(repr(r) for r in partly)
+            + " in some databases only: not expressed (revoke_public_function_execute "
+            "revokes it for every default privilege owner in every database)"
         )
-    return False
+    return revoke, set(roles) - closed if revoke else set()
+
+
+def _mark_grant_option(entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        entry["grant_option"] = True
 
 
 def export_access(
@@ -172,29 +228,38 @@ def export_access(
     inventories: dict[str, model.Inventory],
     roles: set[str],
     databases: Sequence[str],
+    major: int = 15,
 ) -> tuple[AccessExport, bool]:
     """The access entries, default privilege owners and notes; and whether to set
     ``revoke_public_function_execute``. ``inventories`` holds the exported databases only."""
     out = AccessExport()
-    database_grants, schema_grants, relations, columns = _sort_grants(state, roles, databases, out)
-    defaults = _sort_defaults(state, roles, databases, out)
-    owners = sorted({owner for per_owner in defaults.values() for owner in per_owner})
-    # Owners that revoked EXECUTE on their future functions from PUBLIC are default owners too,
-    # if that is what the setting can say.
-    closed = [
-        owner
-        for owner in sorted(roles)
-        for db in inventories
-        if model.DefaultPrivilege(db, owner, None, "functions", model.PUBLIC, "EXECUTE")
-        not in state.default_privileges
-    ]
-    candidates = sorted(set(owners) | set(closed))
-    revoke_execute = _public_function_execute(state, inventories, candidates, out)
-    out.owners = candidates if revoke_execute else owners
-    container_entries(database_grants, schema_grants, out)
-    relation_entries(relations, defaults, out.owners, inventories, out)
-    column_entries(columns, out)
+    plain, grantable, public_functions = _sort_grants(state, roles, databases, major, out)
+    defaults, grantable_defaults = _sort_defaults(state, roles, databases, out)
+    revoke_execute, not_owners = _public_function_execute(state, inventories, roles, out)
+    if revoke_execute:
+        for where, functions in public_functions.items():
+            plain.relations[where] = functions
+    # Owners whose per-schema defaults '*' entries may say; with revoke_public_function_execute
+    # also the roles that revoked EXECUTE on their new functions from PUBLIC, never one that
+    # did not (its default privileges are written out in default_privileges.grants instead).
+    with_defaults = {
+        owner for found in (defaults, grantable_defaults) for per in found.values() for owner in per
+    }
+    if revoke_execute:
+        with_defaults |= set(roles) - not_owners
+    out.owners = sorted(with_defaults - not_owners)
+    container_entries(plain.databases, plain.schemas, out)
+    relation_entries(plain.relations, defaults, out.owners, inventories, out)
+    column_entries(plain.columns, out)
+    start = len(out.entries)
+    container_entries(grantable.databases, grantable.schemas, out)
+    relation_entries(
+        grantable.relations, grantable_defaults, out.owners, inventories, out, grant_option=True
+    )
+    column_entries(grantable.columns, out)
+    _mark_grant_option(out.entries[start:])
     # one role's entries together, each database's in turn (the sort is stable: within
-    # them, database, schema, table, sequence, function, column entries keep their order)
+    # them, database, schema, table, sequence, function, column entries keep their order;
+    # those WITH GRANT OPTION after the others)
     out.entries.sort(key=lambda entry: (entry["role"], entry["database"]))
     return out, revoke_execute

@@ -44,9 +44,9 @@ class AccessExport:
     entries: list[dict[str, Any]] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # default privileges no '*' entry reproduces: (database, owner, role, schema) -> kind ->
-    # privileges, written as default_privileges.grants
-    explicit_defaults: dict[tuple[str, str, str, str], dict[str, set[str]]] = field(
+    # default privileges no '*' entry reproduces: (database, owner, role, schema or None for
+    # global ones, grant option) -> kind -> privileges, written as default_privileges.grants
+    explicit_defaults: dict[tuple[str, str, str, str | None, bool], dict[str, set[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
 
@@ -111,8 +111,12 @@ def relation_entries(
     owners: list[str],
     inventories: dict[str, model.Inventory],
     out: AccessExport,
+    *,
+    grant_option: bool = False,
 ) -> None:
-    """Tables, sequences and functions: a ``*`` entry where the defaults allow, then literals."""
+    """Tables, sequences and functions: a ``*`` entry where the defaults allow, then literals.
+    ``grant_option``: the grants and defaults are those held WITH GRANT OPTION (the caller
+    marks the entries)."""
     keys = set(held) | {
         (db, grantee, kind, schema)
         for (db, schema, objtype, grantee) in defaults
@@ -126,12 +130,14 @@ def relation_entries(
         objects = _objects(indexes[(database, kind)], schema, role)
         mine = held.get((database, role, kind, schema), {})
         found = defaults.get((database, schema, _OBJTYPE[kind], role), {})
-        star = _star_privileges([o for o in owners if o != role], found, mine, objects)
-        if not star and any(found.values()):
-            # e.g. several owners whose defaults differ: said exactly, per owner
-            for owner, privileges in sorted(found.items()):
-                if privileges:
-                    out.explicit_defaults[(database, owner, role, schema)][kind] |= privileges
+        listed = [o for o in owners if o != role]
+        star = _star_privileges(listed, found, mine, objects)
+        for owner, privileges in sorted(found.items()):
+            if privileges and (not star or owner not in listed):
+                # e.g. several owners whose defaults differ, or an owner that is not one of
+                # default_privileges.owners: said exactly, per owner
+                key = (database, owner, role, schema, grant_option)
+                out.explicit_defaults[key][kind] |= privileges
         if star:
             entry = _entry(role, database, kind, star)
             entry["schemas"] = [schema]
@@ -155,24 +161,29 @@ def relation_entries(
 
 
 def default_grant_entries(out: AccessExport) -> list[dict[str, Any]]:
-    """``default_privileges.grants``: one per database, owner, role and privileges, with the
-    schemas that share them."""
-    grouped: dict[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = (
-        defaultdict(list)
-    )
-    for (database, owner, role, schema), kinds in sorted(out.explicit_defaults.items()):
+    """``default_privileges.grants``: one per database, owner, role, grant option and
+    privileges, with the schemas that share them; global ones (no IN SCHEMA) without
+    ``schemas``."""
+    Kinds = tuple[tuple[str, tuple[str, ...]], ...]
+    grouped: dict[tuple[str, str, str, bool, Kinds], list[str | None]] = defaultdict(list)
+    for (database, owner, role, schema, option), kinds in sorted(
+        out.explicit_defaults.items(), key=lambda item: (*item[0][:3], item[0][3] or "", item[0][4])
+    ):
         privileges = tuple((k, tuple(ordered(k, kinds[k]))) for k in _RELATION_KINDS if kinds[k])
-        grouped[(database, owner, role, privileges)].append(schema)
-    return [
-        {
-            "owner": owner,
-            "role": role,
-            "database": database,
-            "schemas": sorted(schemas),
-            "privileges": {kind: list(privileges) for kind, privileges in kinds},
-        }
-        for (database, owner, role, kinds), schemas in sorted(grouped.items())
-    ]
+        if privileges:
+            grouped[(database, owner, role, option, privileges)].append(schema)
+    entries: list[dict[str, Any]] = []
+    for (database, owner, role, option, shared), schemas in sorted(grouped.items()):
+        named = sorted(s for s in schemas if s is not None)
+        for where in ([None] if None in schemas else []) + ([named] if named else []):
+            entry: dict[str, Any] = {"owner": owner, "role": role, "database": database}
+            if where is not None:
+                entry["schemas"] = where
+            entry["privileges"] = {kind: list(privileges) for kind, privileges in shared}
+            if option:
+                entry["grant_option"] = True
+            entries.append(entry)
+    return entries
 
 
 def column_entries(held: Held, out: AccessExport) -> None:

@@ -11,7 +11,7 @@ from pgtune.access.policy.document import (
     Profile,
 )
 from pgtune.access.policy.problems import did_you_mean
-from pgtune.access.policy.reading import Reader, items, mapping, strings, text
+from pgtune.access.policy.reading import Reader, flag, items, mapping, strings, text
 from pgtune.access.policy.sections import WrittenMembership, read_privileges
 from pgtune.access.policy.yaml_source import Path
 
@@ -126,6 +126,10 @@ def read_access(
         columns = tuple(sorted(set(strings(spec.get("columns")))))
         if "columns" in spec:
             _check_columns(reader, spec, path, privileges)
+        grant_option = flag(spec.get("grant_option"), False)
+        if grant_option and role == PUBLIC:
+            # PostgreSQL: "grant options can only be granted to roles"
+            reader.problem((*path, "grant_option"), "PUBLIC cannot hold a grant option")
 
         entries.append(
             AccessEntry(
@@ -137,6 +141,7 @@ def read_access(
                 patterns["sequences"],
                 patterns["functions"],
                 columns,
+                grant_option=grant_option,
                 profile=profile_name,
                 line=reader.line(path),
             )

@@ -105,6 +105,7 @@ class AccessEntry:
     sequences: tuple[Pattern, ...] = ALL
     functions: tuple[Pattern, ...] = ALL
     columns: tuple[str, ...] = ()  # table privileges go on these columns instead
+    grant_option: bool = False  # every privilege of the entry WITH GRANT OPTION
     profile: str | None = field(default=None, compare=False)  # as written, for messages
     line: int | None = field(default=None, compare=False)
 
@@ -139,13 +140,16 @@ class RlsSpec:
 class DefaultGrant:
     """``default_privileges.grants``: ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA each of
     ``schemas`` GRANT the table / sequence / function privileges TO role, exactly; for default
-    privileges the ``owners`` + ``*`` entries cannot say (several owners that differ)."""
+    privileges the ``owners`` + ``*`` entries cannot say (several owners that differ, PUBLIC,
+    grant options). ``schemas`` None (not written) is the owner's global default privileges
+    (no IN SCHEMA: every schema, future ones too). ``role`` may be PUBLIC (model.PUBLIC)."""
 
     owner: str
     role: str
     database: str
-    schemas: tuple[str, ...]
+    schemas: tuple[str, ...] | None
     privileges: Privileges
+    grant_option: bool = False  # WITH GRANT OPTION
     line: int | None = field(default=None, compare=False)
 
 

@@ -39,6 +39,7 @@ Representation, shared with the catalog inspector (both sides must use the same 
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from pgtune.access.model import (
     PUBLIC,
@@ -60,6 +61,7 @@ from pgtune.access.policy.names import format_table
 from pgtune.access.policy.problems import PolicyError, Problem, did_you_mean
 
 Canonicalize = Callable[[TableRef, str], str]
+_G = TypeVar("_G", Grant, DefaultPrivilege)
 
 
 def _inventories(
@@ -127,11 +129,13 @@ _DEFAULT_OBJTYPES: tuple[tuple[str, DefaultObjectType], ...] = (
 
 
 def _default_grants(policy: Policy, problems: list[Problem]) -> set[DefaultPrivilege]:
-    """``default_privileges.grants``: exactly as written, in schemas the policy manages."""
+    """``default_privileges.grants``: exactly as written, in schemas the policy manages (or
+    global: ``schemas`` not written)."""
     defaults: set[DefaultPrivilege] = set()
     for grant in policy.default_grants:
         spec = policy.databases.get(grant.database)
-        missing = [s for s in grant.schemas if spec is None or s not in spec.schemas]
+        schemas: tuple[str | None, ...] = (None,) if grant.schemas is None else grant.schemas
+        missing = [s for s in grant.schemas or () if spec is None or s not in spec.schemas]
         if spec is None or missing:
             where = f"schema {missing[0]!r} of " if spec is not None else ""
             problems.append(
@@ -145,12 +149,21 @@ def _default_grants(policy: Policy, problems: list[Problem]) -> set[DefaultPrivi
         if grant.owner == grant.role:
             continue  # an owner holds everything on what it creates
         defaults |= {
-            DefaultPrivilege(grant.database, grant.owner, schema, objtype, grant.role, p)
-            for schema in grant.schemas
+            DefaultPrivilege(
+                grant.database, grant.owner, schema, objtype, grant.role, p, grant.grant_option
+            )
+            for schema in schemas
             for kind, objtype in _DEFAULT_OBJTYPES
             for p in grant.privileges.of(kind)
         }
     return defaults
+
+
+def _strongest(items: set[_G]) -> frozenset[_G]:
+    """One item per privilege and grantee: given both with and without grant option (by two
+    entries), with it — as the inspector merges the live side (catalog.convert)."""
+    shadowed = {replace(item, grantable=False) for item in items if item.grantable}
+    return frozenset(items - shadowed)
 
 
 def _memberships(policy: Policy, major: int, problems: list[Problem]) -> frozenset[Membership]:
@@ -259,8 +272,8 @@ def expand(
     state = ClusterState(
         roles=dict(policy.roles),
         memberships=memberships,
-        grants=frozenset(grants),
-        default_privileges=frozenset(defaults),
+        grants=_strongest(grants),
+        default_privileges=_strongest(defaults),
         rls_tables=rls_tables,
         policies=rls_policies,
         owners=owners,

@@ -83,13 +83,13 @@ def _tables(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
     privileges = entry.privileges.table
     if not privileges:
         return
-    db, role = entry.database, entry.role
+    db, role, option = entry.database, entry.role, entry.grant_option
     for schema, table, owner in _relations(entry, inventory.tables, entry.tables, "table", out):
         if owner == role:
             continue  # an owner holds every privilege on what it owns
         if not entry.columns:
             ref = ObjectRef("table", db, schema, table)
-            out.grants.update([Grant(ref, role, p) for p in privileges])
+            out.grants.update([Grant(ref, role, p, option) for p in privileges])
             continue
         existing = inventory.columns.get((schema, table), ())
         for column in entry.columns:
@@ -103,27 +103,27 @@ def _tables(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
                 )
                 continue
             ref = ObjectRef("column", db, schema, table, column=column)
-            out.grants |= {Grant(ref, role, p) for p in privileges}
+            out.grants |= {Grant(ref, role, p, option) for p in privileges}
 
 
 def _sequences(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
     privileges = entry.privileges.sequence
     if not privileges:
         return
-    db, role = entry.database, entry.role
+    db, role, option = entry.database, entry.role, entry.grant_option
     for schema, name, owner in _relations(
         entry, inventory.sequences, entry.sequences, "sequence", out
     ):
         if owner != role:
             ref = ObjectRef("sequence", db, schema, name)
-            out.grants.update([Grant(ref, role, p) for p in privileges])
+            out.grants.update([Grant(ref, role, p, option) for p in privileges])
 
 
 def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
     privileges = entry.privileges.function
     if not privileges:
         return
-    db, role = entry.database, entry.role
+    db, role, option = entry.database, entry.role, entry.grant_option
     matched: set[str] = set()
     for (schema, name, args), owner in sorted(inventory.functions.items()):
         if schema not in entry.schemas:
@@ -135,17 +135,18 @@ def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None
         if owner != role:
             types = inventory.function_types.get((schema, name, args))
             ref = ObjectRef("function", db, schema, name, args=args, types=types)
-            out.grants |= {Grant(ref, role, p) for p in privileges}
+            out.grants |= {Grant(ref, role, p, option) for p in privileges}
     out.problems += _missing_literals("function", entry.functions, matched, entry)
 
 
 def _containers(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
-    db, role = entry.database, entry.role
-    out.grants |= {Grant(ObjectRef("database", db), role, p) for p in entry.privileges.database}
+    db, role, option = entry.database, entry.role, entry.grant_option
+    database = ObjectRef("database", db)
+    out.grants |= {Grant(database, role, p, option) for p in entry.privileges.database}
     for schema in entry.schemas:
         if inventory.schemas.get(schema) != role:
             ref = ObjectRef("schema", db, schema)
-            out.grants |= {Grant(ref, role, p) for p in entry.privileges.schema}
+            out.grants |= {Grant(ref, role, p, option) for p in entry.privileges.schema}
 
 
 def _defaults(entry: AccessEntry, owners: tuple[str, ...], out: Expansion) -> None:
@@ -167,7 +168,9 @@ def _defaults(entry: AccessEntry, owners: tuple[str, ...], out: Expansion) -> No
         for schema in entry.schemas:
             for objtype, privileges in kinds:
                 out.defaults |= {
-                    DefaultPrivilege(entry.database, owner, schema, objtype, entry.role, p)
+                    DefaultPrivilege(
+                        entry.database, owner, schema, objtype, entry.role, p, entry.grant_option
+                    )
                     for p in privileges
                 }
 

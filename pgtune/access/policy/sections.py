@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from pgtune.access.model import Membership, Role
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, Membership, Role
 from pgtune.access.policy.document import (
     BUILTIN_PROFILES,
     KINDS,
@@ -210,14 +210,23 @@ def read_default_grants(reader: Reader, data: dict[str, object]) -> tuple[Defaul
         if owner is None or role is None or database is None:
             continue  # the schema check has said what is missing
         reader.reference(owner, (*path, "owner"), "default privileges owner")
-        reader.reference(role, (*path, "role"), "role")
+        reader.reference(role, (*path, "role"), "role", public_ok=True)
+        grant_option = flag(spec.get("grant_option"), False)
+        if role == PUBLIC_KEYWORD:
+            role = PUBLIC  # the pseudo-role (model.PUBLIC), never a role of that name
+            if grant_option:
+                # PostgreSQL: "grant options can only be granted to roles"
+                reader.problem((*path, "grant_option"), "PUBLIC cannot hold a grant option")
+        # Not written: the owner's global default privileges (no IN SCHEMA).
+        schemas = tuple(strings(spec.get("schemas"))) if "schemas" in spec else None
         grants.append(
             DefaultGrant(
                 owner,
                 role,
                 database,
-                tuple(strings(spec.get("schemas"))),
+                schemas,
                 read_privileges(spec.get("privileges")),
+                grant_option,
                 reader.line(path),
             )
         )
