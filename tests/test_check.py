@@ -18,8 +18,10 @@ from pgcluster import Cluster, ClusterFactory, free_port
 from pgtune.cli.app import app
 from pgtune.tuning import health
 from pgtune.tuning.check import (
+    NOT_APPLIED,
     CheckReport,
     Comparison,
+    FileSetting,
     LiveSetting,
     compare,
     drift_sql,
@@ -29,6 +31,7 @@ from pgtune.tuning.check import (
 )
 from pgtune.tuning.health import Advice, CheckpointStats, ConnectionStats, DatabaseStats
 from pgtune.tuning.settings import Setting
+from pgtune.tuning.tempfiles import TempSources, TempStatement, parse_log
 from pgtune.units import MB, parse_size
 from tuning_helpers import make
 
@@ -122,6 +125,13 @@ def test_compare_sets_status_pending_restart_and_the_sql_target() -> None:
         True,
     )
     assert compare(sb, live("shared_buffers", "65536", "integer", "8kB")).status == "ok"
+    # the value the next restart brings is judged, and shown
+    running_ok = live("shared_buffers", "65536", "integer", "8kB", pending_restart=True)
+    to_1gb = compare(sb, running_ok, FileSetting("shared_buffers", "1GB", NOT_APPLIED))
+    assert (to_1gb.status, to_1gb.pending, to_1gb.pending_setting) == ("drift", "1GB", "131072")
+    running_old = live("shared_buffers", "16384", "integer", "8kB", pending_restart=True)
+    fixed = compare(sb, running_old, FileSetting("shared_buffers", "512MB", NOT_APPLIED))
+    assert (fixed.status, fixed.live, fixed.pending) == ("ok", "128MB", "512MB")
     hidden = compare(sb, None)
     assert (hidden.status, hidden.live, hidden.pending_restart) == ("unreadable", None, False)
 
@@ -129,6 +139,22 @@ def test_compare_sets_status_pending_restart_and_the_sql_target() -> None:
     merged = compare(libs, live("shared_preload_libraries", "auto_explain", "string"))
     assert merged.status == "drift"
     assert merged.target == "auto_explain, pg_stat_statements"  # never drops a live library
+
+
+def test_a_difference_within_pgtunes_rounding_step_is_not_drift() -> None:
+    sb = Setting("shared_buffers", "256MB", "32768", "8kB", "restart", "why", "memory")
+    near = compare(sb, live("shared_buffers", "30720", "integer", "8kB"), memory=1024 * MB)
+    assert (near.status, near.tolerance) == (
+        "ok",
+        "within pgtune's 32MB rounding step for shared_buffers",
+    )
+    far = compare(sb, live("shared_buffers", "16384", "integer", "8kB"), memory=1024 * MB)
+    assert (far.status, far.tolerance) == ("drift", None)
+    wal = Setting("max_wal_size", "8GB", "8192", "MB", "reload", "why", "wal")
+    assert compare(wal, live("max_wal_size", "7680", "integer", "MB"), memory=MB).status == "ok"
+    assert compare(wal, live("max_wal_size", "7168", "integer", "MB"), memory=MB).status == "drift"
+    jit = rec_setting("jit", "off", "off")
+    assert compare(jit, live("jit", "on", "bool"), memory=1024 * MB).status == "drift"
 
 
 def test_pretty_values_carry_their_unit() -> None:
@@ -212,13 +238,59 @@ def test_cache_hit_ratio_needs_enough_activity_and_depends_on_the_workload() -> 
     assert summed.level == "ok" and "99.50%" in summed.message
 
 
-def test_temp_files_warn_per_database_with_the_numbers() -> None:
-    quiet = health.temp_file_advice([db("a"), db("b")], "4MB")
+def _live(values: dict[str, str]) -> Any:
+    return values.get
+
+
+def test_temp_files_are_attributed_only_to_what_can_be_seen() -> None:
+    now = _live({"work_mem": "4MB", "maintenance_work_mem": "64MB"})
+    quiet = health.temp_file_advice([db("a"), db("b")], now)
     assert [a.level for a in quiet] == ["ok"]
-    loud = health.temp_file_advice([db("a"), db("b", files=12, size=3 * 1024**3)], "4MB")
-    assert [a.level for a in loud] == ["warning"]
-    assert "'b' wrote 12 temporary files (3 GB) in the last 2.0 days" in loud[0].message
-    assert "work_mem (now 4MB)" in loud[0].message
+    spilled = [db("a"), db("b", files=12, size=3 * 1024**3)]
+    # no per-statement source: the facts, and "unknown" -- never a guess at work_mem
+    unknown = health.temp_file_advice(spilled, now, TempSources(None, "not installed"))
+    assert [a.level for a in unknown] == ["info", "info"]
+    assert "'b' wrote 12 temporary files (3 GB) in the last 2.0 days" in unknown[0].message
+    assert unknown[1].message.startswith("temporary files from an unknown source")
+    assert "raise work_mem" not in " ".join(a.message for a in unknown)
+    # a REINDEX is maintenance_work_mem's, a sort work_mem's
+    reindex = TempStatement("REINDEX TABLE big", "admin", "b", 1, 3 * 1024**3)
+    blamed = health.temp_file_advice(spilled, now, TempSources((reindex,), "pg_stat_statements"))
+    assert [a.level for a in blamed] == ["info", "info"]
+    assert "maintenance_work_mem (now 64MB), not work_mem" in blamed[1].message
+    assert "'REINDEX TABLE big' by role \"admin\": 3 GB in 1 calls" in blamed[1].message
+    sort = TempStatement("SELECT * FROM t ORDER BY x", "app", "b", 5, 40 * MB)
+    both = health.temp_file_advice(spilled, now, TempSources((reindex, sort), "pg_stat_statements"))
+    assert [a.level for a in both] == ["info", "warning", "info"]
+    assert "past work_mem (now 4MB) (pg_stat_statements)" in both[1].message
+    assert "'SELECT * FROM t ORDER BY x' by role \"app\": 40 MB in 5 calls" in both[1].message
+
+
+def test_log_temp_files_lines_are_grouped_by_statement() -> None:
+    log = [
+        '2025-01-01 10:00:00.1 UTC [7] LOG:  temporary file: path "base/pgsql_tmp/a.0", size 100',
+        "2025-01-01 10:00:00.1 UTC [7] STATEMENT:  SELECT g FROM t ORDER BY g",
+        '2025-01-01 10:00:01.1 UTC [7] LOG:  temporary file: path "base/pgsql_tmp/a.1", size 300',
+        "2025-01-01 10:00:01.1 UTC [7] STATEMENT:  SELECT g FROM t ORDER BY g",
+        '2025-01-01 10:00:02.1 UTC [8] LOG:  temporary file: path "base/pgsql_tmp/b.0", size 9000',
+        "2025-01-01 10:00:02.1 UTC [8] STATEMENT:  CREATE INDEX ON t (g)",
+        "2025-01-01 10:00:03.1 UTC [9] LOG:  checkpoint starting: time",
+    ]
+    found = parse_log(log)
+    assert [(s.query, s.calls, s.temp_bytes, s.memory) for s in found] == [
+        ("CREATE INDEX ON t (g)", 1, 9000, "maintenance_work_mem"),
+        ("SELECT g FROM t ORDER BY g", 2, 400, "work_mem"),
+    ]
+
+
+def test_ratios_are_not_judged_over_a_young_window() -> None:
+    low = [db(hit=947_000, read=53_000)]  # 94.7%, the figure after a restart
+    young = health.cache_hit_advice(low, "oltp", timedelta(minutes=3))
+    assert young.level == "info"
+    assert "94.70%" in young.message and "the server started 3 min ago" in young.message
+    reset = [DatabaseStats("app", 947_000, 53_000, 0, 0, timedelta(minutes=20))]
+    assert "reset 20 min ago" in health.cache_hit_advice(reset, "oltp", timedelta(days=3)).message
+    assert health.cache_hit_advice(low, "oltp", timedelta(days=3)).level == "warning"
 
 
 def test_requested_checkpoints_over_ten_percent_ask_for_more_wal() -> None:
@@ -239,7 +311,7 @@ def test_connection_use_over_eighty_percent_warns() -> None:
 def test_every_advice_is_one_line() -> None:
     items: list[Advice] = [
         health.cache_hit_advice([db(hit=10**6, read=10**5)], "oltp"),
-        *health.temp_file_advice([db(files=1, size=10)], None),
+        *health.temp_file_advice([db(files=1, size=10)], _live({})),
         health.checkpoint_advice(CheckpointStats(1, 9, None), None),
         health.connection_advice(ConnectionStats(99, 1, 100, 3)),
     ]
@@ -414,14 +486,19 @@ def test_pending_restart_is_shown(pg_cluster_factory: ClusterFactory, major: int
     code, doc = check_json(cluster)
     settings = by_name(doc)
     assert code == 1
+    # the next restart brings the recommended value: judged by it, and shown
     sb = settings["shared_buffers"]
-    assert (sb["status"], sb["pending_restart"], sb["applies"]) == ("drift", True, "restart")
+    assert (sb["status"], sb["pending_restart"], sb["applies"]) == ("ok", True, "restart")
+    assert (sb["live"], sb["pending"], sb["pending_setting"]) == ("128MB", "256MB", "32768")
     statement = settings["log_statement"]
     assert (statement["status"], statement["pending_restart"]) == ("ok", False)
     table = cli("--dsn", dsn_of(cluster), *HW)
     row = next(ln for ln in table.stdout.splitlines() if ln.startswith("shared_buffers "))
-    assert row.split()[-3:] == ["restart", "restart", "drift"]
-    assert "pending restart (the files already changed them): shared_buffers" in table.stdout
+    assert row.split()[-3:] == ["restart", "256MB", "ok"]
+    assert (
+        "pending restart (the files already changed them): shared_buffers (128MB -> 256MB)"
+        in table.stdout
+    )
 
 
 @pytest.mark.pg
@@ -515,10 +592,10 @@ def test_temp_file_advice_fires_after_a_spilling_sort(
         query = "SELECT temp_files FROM pg_catalog.pg_stat_database WHERE datname = 'postgres'"
         assert _poll(conn, query) > 0
     _, doc = check_json(cluster)
-    [advice] = advice_of(doc, "temp_files")
-    assert advice["level"] == "warning"
-    assert "database 'postgres' wrote" in advice["message"]
-    assert "work_mem (now 4MB)" in advice["message"]
+    facts, unknown = advice_of(doc, "temp_files")  # no pg_stat_statements, no --log
+    assert facts["level"] == "info" and "database 'postgres' wrote" in facts["message"]
+    assert unknown["level"] == "info" and "unknown source" in unknown["message"]
+    assert "pg_stat_statements is not installed" in unknown["message"]
 
 
 @pytest.mark.pg

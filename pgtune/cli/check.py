@@ -61,7 +61,7 @@ def render_table(report: "CheckReport") -> str:
             _cell(c.live),
             _cell(c.recommended),
             c.applies,
-            "restart" if c.pending_restart else "",
+            _cell(c.pending) if c.pending else "restart" if c.pending_restart else "",
             c.status,
         )
         for c in report.comparisons
@@ -71,7 +71,11 @@ def render_table(report: "CheckReport") -> str:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     drift = report.drift
     restart = [c.name for c in drift if c.applies == "restart"]
-    pending = [c.name for c in report.comparisons if c.pending_restart]
+    pending = [
+        f"{c.name} ({c.live} -> {c.pending})" if c.pending else c.name
+        for c in report.comparisons
+        if c.pending_restart
+    ]
     summary = f"{len(drift)} of {len(report.comparisons)} settings differ"
     if restart:
         summary += f" ({len(restart)} need a restart: {', '.join(restart)})"
@@ -170,6 +174,14 @@ def check(
         bool,
         typer.Option("--sql", help="Print ALTER SYSTEM statements for the differences instead."),
     ] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            help="The server log, written with log_temp_files = 0: attributes temporary files "
+            "to their statements (default: pg_stat_statements when installed).",
+        ),
+    ] = None,
     connect_timeout: Annotated[
         int | None,
         typer.Option("--connect-timeout", help="Seconds to wait for the server (default 10)."),
@@ -207,7 +219,7 @@ def check(
     _validate(request)
     from pgtune.tuning.check import as_document, drift_sql, run_check
 
-    report = run_check(dsn, request, timeout=connect_timeout)
+    report = run_check(dsn, request, timeout=connect_timeout, log=log)
     for note in report.notes:
         say(f"pgtune: note: {note}")
     if emit_sql:

@@ -17,6 +17,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from pgtune import __version__, pg
+from pgtune.errors import UsageError
 from pgtune.tuning.health import Advice, Unreadable, advise, read_health
 from pgtune.tuning.recommend import Recommendation, recommend
 from pgtune.tuning.render import inputs_of, pg_quote
@@ -24,7 +25,16 @@ from pgtune.tuning.request import TuningRequest, resolve
 from pgtune.tuning.server import ServerBuild
 from pgtune.tuning.settings import Setting
 from pgtune.tuning.sizing import Context
-from pgtune.units import KB, MB, format_pg_duration, format_pg_size
+from pgtune.tuning.sizing.memory import DATA_STEPS
+from pgtune.units import (
+    GB,
+    KB,
+    MB,
+    format_pg_duration,
+    format_pg_size,
+    parse_duration_ms,
+    parse_size,
+)
 from pgtune.versions import Applies
 
 DOCUMENT_FORMAT_VERSION = 1
@@ -64,6 +74,21 @@ class Comparison:
     pending_restart: bool
     status: Status
     reason: str
+    pending: str | None = None  # the value the next restart brings, pretty (None: none/unknown)
+    pending_setting: str | None = None
+    tolerance: str | None = None  # why a small difference is not drift
+
+
+@dataclass(frozen=True)
+class FileSetting:
+    """The last value the configuration files give one parameter (queries/file_settings.sql)."""
+
+    name: str
+    setting: str | None
+    error: str | None
+
+
+NOT_APPLIED = "setting could not be applied"  # pg_file_settings: waits for a restart
 
 
 def pretty(setting: str | None, unit: str | None, vartype: str) -> str | None:
@@ -123,6 +148,78 @@ def same(name: str, recommended: str, live: str, vartype: str) -> bool:
     return recommended == live
 
 
+def to_setting_form(value: str, unit: str | None, vartype: str) -> str | None:
+    """A configuration file's value in pg_settings.setting form (the parameter's base unit);
+    None when it cannot be read.
+
+    >>> to_setting_form("1GB", "8kB", "integer"), to_setting_form("16384", "8kB", "integer")
+    ('131072', '16384')
+    >>> to_setting_form("15min", "s", "integer"), to_setting_form("lz4", None, "enum")
+    ('900', 'lz4')
+    >>> to_setting_form("lots", "kB", "integer") is None
+    True
+    """
+    text = value.strip()
+    if vartype != "integer" or not unit or text.lstrip("-").isdigit():
+        return text
+    try:
+        if unit in _SIZE_UNITS:
+            return str(parse_size(text) // _SIZE_UNITS[unit])
+        if unit in _TIME_UNITS_MS:
+            return str(parse_duration_ms(text) // _TIME_UNITS_MS[unit])
+    except UsageError:
+        return None
+    return None
+
+
+_DISK_SHARES = frozenset(
+    {"max_wal_size", "min_wal_size", "max_slot_wal_keep_size", "temp_file_limit"}
+)
+_NICE_SIZES = frozenset({"effective_cache_size", "maintenance_work_mem", "autovacuum_work_mem"})
+
+
+def rounding_step(name: str, nbytes: int, memory: int) -> int | None:
+    """The step pgtune rounds this size to (sizing/memory.py, budget.py, sizing/wal.py): a
+    difference smaller than it is pgtune's own rounding, not drift. None: not rounded.
+
+    >>> rounding_step("shared_buffers", 256 * MB, 8 * GB) // MB
+    256
+    >>> rounding_step("work_mem", 4 * MB, 8 * GB) // KB, rounding_step("jit", 0, 8 * GB)
+    (1024, None)
+    """
+    if name == "shared_buffers":
+        return max(MB, memory // DATA_STEPS // MB * MB)
+    if name == "work_mem":
+        return MB if nbytes >= 2 * MB else 64 * KB if nbytes >= 256 * KB else 16 * KB
+    if name in _DISK_SHARES:
+        return GB if nbytes >= 4 * GB else 64 * MB if nbytes >= 64 * MB else MB
+    if name in _NICE_SIZES:
+        return 256 * MB if nbytes >= 4 * GB else MB if nbytes >= 4 * MB else KB
+    return None
+
+
+def within_step(rec: Setting, live_setting: str, memory: int | None) -> str | None:
+    """Why ``live_setting`` counts as the recommended size although it differs, or None.
+
+    >>> sb = Setting("shared_buffers", "256MB", "32768", "8kB", "restart", "why", "memory")
+    >>> within_step(sb, "30720", 1024 * MB)
+    "within pgtune's 32MB rounding step for shared_buffers"
+    >>> within_step(sb, "16384", 1024 * MB) is None
+    True
+    """
+    factor = _SIZE_UNITS.get(rec.unit or "")
+    if memory is None or factor is None:
+        return None
+    try:
+        recommended, live = int(rec.setting) * factor, int(live_setting) * factor
+    except ValueError:
+        return None
+    step = rounding_step(rec.name, recommended, memory)
+    if step is None or recommended < 0 or live < 0 or abs(recommended - live) >= step:
+        return None
+    return f"within pgtune's {format_pg_size(step)} rounding step for {rec.name}"
+
+
 def _target(rec: Setting, live: LiveSetting | None) -> str:
     if rec.name in LIST_SETTINGS and live is not None and live.setting:
         items = list_items(live.setting)
@@ -130,13 +227,27 @@ def _target(rec: Setting, live: LiveSetting | None) -> str:
     return rec.value
 
 
-def compare(rec: Setting, live: LiveSetting | None) -> Comparison:
-    if live is None or live.setting is None:
+def compare(
+    rec: Setting,
+    live: LiveSetting | None,
+    file: FileSetting | None = None,
+    memory: int | None = None,
+) -> Comparison:
+    """The running value against the recommendation; when a restart is pending and the files'
+    value is readable (``file``), that value: it is what the next restart brings."""
+    pending = None
+    readable = file is not None and file.setting and file.error in (None, NOT_APPLIED)
+    if live is not None and live.pending_restart and file is not None and readable:
+        pending = to_setting_form(file.setting or "", live.unit, live.vartype)
+    judged = pending if pending is not None else live.setting if live else None
+    tolerance = None
+    if live is None or judged is None:
         status: Status = "unreadable"
-    elif same(rec.name, rec.setting, live.setting, live.vartype):
+    elif same(rec.name, rec.setting, judged, live.vartype):
         status = "ok"
     else:
-        status = "drift"
+        tolerance = within_step(rec, judged, memory)
+        status = "ok" if tolerance else "drift"
     return Comparison(
         name=rec.name,
         live=pretty(live.setting, live.unit, live.vartype) if live else None,
@@ -149,6 +260,9 @@ def compare(rec: Setting, live: LiveSetting | None) -> Comparison:
         pending_restart=bool(live and live.pending_restart),
         status=status,
         reason=rec.reason,
+        pending=pretty(pending, live.unit, live.vartype) if live and pending else None,
+        pending_setting=pending,
+        tolerance=tolerance,
     )
 
 
@@ -260,7 +374,32 @@ def _with_server_database_size(context: Context, conn: psycopg.Connection[Any]) 
     return replace(context, hardware=hardware)
 
 
-def run_check(dsn: str, request: TuningRequest, *, timeout: int | None = None) -> CheckReport:
+def _file_settings(
+    conn: psycopg.Connection[Any], pending: Sequence[str], missing: list[Unreadable]
+) -> dict[str, FileSetting]:
+    """The files' values, read only when some recommended setting waits for a restart."""
+    if not pending:
+        return {}
+    try:
+        with conn.cursor(row_factory=class_row(FileSetting)) as cur:
+            rows = cur.execute(pg.load_query("pgtune.tuning", "file_settings")).fetchall()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        reason = (exc.diag.message_primary or "permission denied").strip()
+        missing.append(
+            Unreadable(
+                "pg_file_settings",
+                "view",
+                f"{reason}: the value a restart brings to {', '.join(pending)} is unknown, "
+                "the running value is compared",
+            )
+        )
+        return {}
+    return {r.name: r for r in rows}
+
+
+def run_check(
+    dsn: str, request: TuningRequest, *, timeout: int | None = None, log: Path | None = None
+) -> CheckReport:
     with pg.connect(dsn, timeout=timeout) as conn, pg.errors_mapped(dsn):
         caps = pg.detect_capabilities(conn)
         with conn.cursor(row_factory=class_row(LiveSetting)) as cur:
@@ -278,8 +417,13 @@ def run_check(dsn: str, request: TuningRequest, *, timeout: int | None = None) -
             context = replace(context, build=live_build(rows))
             sources["server_build_source"] = context.build.source
         rec = recommend(context)
-        comparisons = tuple(compare(s, rows.get(s.name)) for s in rec.settings)
-        health = read_health(conn, caps)
+        missing: list[Unreadable] = []
+        pending = [s.name for s in rec.settings if (r := rows.get(s.name)) and r.pending_restart]
+        files = _file_settings(conn, pending, missing)
+        comparisons = tuple(
+            compare(s, rows.get(s.name), files.get(s.name), context.memory) for s in rec.settings
+        )
+        health = read_health(conn, caps, log)
 
     def live(name: str) -> str | None:
         row = rows.get(name)
@@ -292,7 +436,7 @@ def run_check(dsn: str, request: TuningRequest, *, timeout: int | None = None) -
         sources=sources,
         comparisons=comparisons,
         advice=tuple(advise(health, context.workload.name, live)),
-        unreadable=(*_unreadable_settings(comparisons, caps), *health.unreadable),
+        unreadable=(*_unreadable_settings(comparisons, caps), *missing, *health.unreadable),
         notes=(*([note] if note else []), *rec.notes),
     )
 
@@ -322,7 +466,10 @@ def as_document(report: CheckReport) -> dict[str, Any]:
                 "unit": c.unit,
                 "applies": c.applies,
                 "pending_restart": c.pending_restart,
+                "pending": c.pending,
+                "pending_setting": c.pending_setting,
                 "status": c.status,
+                "tolerance": c.tolerance,
                 "reason": c.reason,
             }
             for c in report.comparisons
@@ -351,7 +498,8 @@ def drift_sql(report: CheckReport) -> str:
         else:
             value = sql.Literal(c.target)
         restart = " [restart]" if c.applies == "restart" else ""
-        lines.append(f"-- {c.name}: live {c.live}, recommended {c.recommended}{restart}")
+        pending = f", pending restart {c.pending}" if c.pending else ""
+        lines.append(f"-- {c.name}: live {c.live}{pending}, recommended {c.recommended}{restart}")
         lines.append(
             sql.SQL("ALTER SYSTEM SET {} = {};")
             .format(sql.Identifier(c.name), value)
