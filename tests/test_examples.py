@@ -255,7 +255,7 @@ def test_ansible_playbook_deploys_and_picks_reload_or_restart(
     restart_changed = {
         n
         for n, s in new["settings"].items()
-        if s["applies"] == "restart" and s["value"] != doc["settings"][n]["value"]
+        if s["applies"] == "restart" and s["value"] != doc["settings"].get(n, {}).get("value")
     }
     assert restart_changed, "the desktop workload should change a restart-context setting"
     handlers, _ = play.run(pgtune_json=new, pgtune_args=["--this-flag-is-not-used"])

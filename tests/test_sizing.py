@@ -329,3 +329,48 @@ def test_huge_pages_reserved_on_this_host_are_used(tmp_path) -> None:  # type: i
     assert rec.get("huge_pages").value == "on"
     assert rec.budget.page_tables_per_process == 0
     assert not any(n.startswith("huge pages") for n in rec.notes)
+
+
+def test_settings_experts_set() -> None:
+    web, dw = make(workload="web"), make(workload="dw")
+    assert web.get("log_min_duration_statement").value == "500ms"
+    assert dw.get("log_min_duration_statement").value == "30s"
+    assert web.get("log_autovacuum_min_duration").value == "1s"
+    assert web.get("autovacuum_vacuum_insert_scale_factor").value == (
+        web.get("autovacuum_vacuum_scale_factor").value
+    )
+    desktop = make(workload="desktop")
+    assert desktop.get("wal_level").value == "minimal"
+    assert desktop.get("max_wal_senders").value == "0"
+    assert "wal_level" not in {s.name for s in web.settings}
+    # a reason never says "20% (default 20%)"
+    assert "(default" not in desktop.get("autovacuum_vacuum_scale_factor").reason
+    assert "(default" not in desktop.get("autovacuum_analyze_scale_factor").reason
+
+
+def test_one_cpu_has_no_parallel_workers_at_all() -> None:
+    rec = make(cpus=1)
+    assert rec.get("max_parallel_workers").value == "0"
+    assert rec.budget.busy_workers == 0
+
+
+def test_pg18_hdd_prefetch_is_never_below_pg18s_own_default() -> None:
+    assert make(storage="hdd", major=17).get("effective_io_concurrency").value == "2"
+    pg18 = make(storage="hdd", major=18)
+    assert pg18.get("effective_io_concurrency").value == "16"
+    assert pg18.get("maintenance_io_concurrency").value == "16"
+    assert "PostgreSQL 18's default" in pg18.get("effective_io_concurrency").reason
+
+
+def test_track_io_timing_follows_the_clock_source() -> None:
+    from dataclasses import replace
+
+    from pgtune.tuning.recommend import recommend
+    from tuning_helpers import make_context
+
+    ctx = make_context()
+    for clock, on in [("tsc", True), ("kvm-clock", True), ("xen", False), ("hpet", False)]:
+        rec = recommend(replace(ctx, hardware=replace(ctx.hardware, clocksource=clock)))
+        assert rec.get("track_io_timing").value == ("on" if on else "off"), clock
+        assert clock in rec.get("track_io_timing").reason
+    assert "pg_test_timing" in make().get("track_io_timing").reason

@@ -25,6 +25,20 @@ class Disk:
 NO_DATA_DIR = Disk(None, "not measured (give --data-dir or --wal-disk-size)")
 
 
+def free_bucket(nbytes: int) -> int:
+    """Free space rounded down to 1/8 of its power of two (79.1 GB reads 72 GB): free space moves
+    with every write, and re-running pgtune (Ansible, cron) must not change its output for that.
+
+    >>> from pgtune.units import GB
+    >>> free_bucket(int(79.1 * GB)) // GB
+    72
+    """
+    if nbytes <= 0:
+        return 0
+    step = max(1024 * 1024, 1 << max(0, nbytes.bit_length() - 4))
+    return nbytes // step * step
+
+
 def _statvfs(path: Path) -> os.statvfs_result | None:
     try:
         return os.statvfs(path)
@@ -69,18 +83,19 @@ def wal_disk(data_dir: Path | None) -> Disk:
     if os.path.exists(wal) and data_dev is not None and wal_dev != data_dev:
         size = st.f_blocks * st.f_frsize
         return Disk(size, f"statvfs: {target} is its own filesystem ({human_size(size)})")
-    free = st.f_bavail * st.f_frsize
+    free = free_bucket(st.f_bavail * st.f_frsize)
     if not os.path.exists(wal):
         return Disk(
             free,
-            f"statvfs: {human_size(free)} free under {target} (no pg_wal yet; the data's too)",
+            f"statvfs: at least {human_size(free)} free under {target} (no pg_wal yet; "
+            "the data's too)",
             shared_with_data=True,
         )
     held = _used(target)
     return Disk(
-        free + held,
-        f"statvfs: {target} shares the data's filesystem: {human_size(free)} free + "
-        f"{human_size(held)} of WAL already there",
+        free_bucket(free + held),
+        f"statvfs: {target} shares the data's filesystem: at least {human_size(free)} free "
+        f"+ {human_size(held)} of WAL already there",
         shared_with_data=True,
     )
 
@@ -93,5 +108,5 @@ def data_disk_free(data_dir: Path | None) -> Disk:
     st = _statvfs(target)
     if st is None:
         return Disk(None, f"not measured: cannot statvfs {target}")
-    free = st.f_bavail * st.f_frsize
-    return Disk(free, f"statvfs: {human_size(free)} free under {target}")
+    free = free_bucket(st.f_bavail * st.f_frsize)
+    return Disk(free, f"statvfs: at least {human_size(free)} free under {target}")

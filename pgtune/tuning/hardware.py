@@ -34,6 +34,7 @@ class Hardware:
     temp_disk_source: str = disks.NO_DATA_DIR.source
     # huge pages reserved on this host (vm.nr_hugepages x Hugepagesize); None: not read
     huge_pages_bytes: int | None = None
+    clocksource: str | None = None  # the kernel's current clock source; None: not read
 
 
 def with_overrides(
@@ -47,8 +48,15 @@ def with_overrides(
 ) -> Hardware:
     """Replace detected values by the user's flags, recording the flag as the source."""
     if memory is not None:
-        # the memory of another machine, perhaps: this host's huge pages say nothing about it
-        hw = replace(hw, memory_bytes=memory, memory_source="--memory", huge_pages_bytes=None)
+        # the memory of another machine, perhaps: this host's huge pages and clock say nothing
+        # about it
+        hw = replace(
+            hw,
+            memory_bytes=memory,
+            memory_source="--memory",
+            huge_pages_bytes=None,
+            clocksource=None,
+        )
     if cpus is not None:
         hw = replace(hw, cpus=cpus, cpus_source="--cpus")
     if storage is not None:
@@ -96,7 +104,16 @@ def detect(data_dir: Path | None = None, *, root: Path = Path("/")) -> Hardware:
         temp_disk_bytes=temp.bytes,
         temp_disk_source=temp.source,
         huge_pages_bytes=huge,
+        clocksource=_clocksource(root),
     )
+
+
+def _clocksource(root: Path) -> str | None:
+    path = root / "sys/devices/system/clocksource/clocksource0/current_clocksource"
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def huge_pages_reserved(root: Path = Path("/")) -> int | None:

@@ -43,9 +43,11 @@ class Workload:
     default_statistics_target: int
     jit: bool
     idle_in_transaction_timeout: int  # ms
+    log_min_duration_statement: int  # ms
     autovacuum_vacuum_scale_factor: float
     autovacuum_analyze_scale_factor: float
     wal_size_factor: float
+    replication: bool
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ _CONVERTERS: dict[str, Any] = {
     "work_mem_max": lambda v: parse_size(str(v)),
     "checkpoint_timeout": parse_duration_ms,
     "idle_in_transaction_timeout": parse_duration_ms,
+    "log_min_duration_statement": parse_duration_ms,
 }
 _TYPES = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}
 

@@ -210,6 +210,7 @@ def recommend(ctx: Context) -> Recommendation:
             wal.max_slot_wal_keep_size(ctx, _int(wal_sizes[1])),
             *wal.checkpoints(ctx),
             wal.wal_compression(ctx),
+            *wal.replication(ctx),
         ],
         "planner": [
             *io.planner_costs(ctx),

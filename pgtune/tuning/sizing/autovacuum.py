@@ -47,18 +47,29 @@ def autovacuum(ctx: Context, maintenance_work_mem: int) -> list[Decision]:
     decisions.append(Decision("autovacuum_work_mem", value, why))
 
     wl, st = ctx.workload, ctx.storage
+    vacuum, analyze = wl.autovacuum_vacuum_scale_factor, wl.autovacuum_analyze_scale_factor
     decisions += [
         Decision(
             "autovacuum_vacuum_scale_factor",
-            wl.autovacuum_vacuum_scale_factor,
-            f"vacuum after {wl.autovacuum_vacuum_scale_factor:.0%} of a table changes "
-            "(default 20%): big tables get vacuumed before bloat builds up",
+            vacuum,
+            f"vacuum after {vacuum:.0%} of a table changes (default 20%): big tables get "
+            "vacuumed before bloat builds up"
+            if vacuum < 0.2
+            else f"vacuum after {vacuum:.0%} of a table changes, the default: few, small tables",
+        ),
+        Decision(
+            "autovacuum_vacuum_insert_scale_factor",
+            vacuum,
+            f"insert-only tables vacuumed after {vacuum:.0%} new rows, like updated ones: "
+            "they get frozen in small steps and index-only scans find them all-visible"
+            + (" (default 20%)" if vacuum < 0.2 else ", the default"),
         ),
         Decision(
             "autovacuum_analyze_scale_factor",
-            wl.autovacuum_analyze_scale_factor,
-            f"analyze after {wl.autovacuum_analyze_scale_factor:.0%} changes (default 10%): "
-            "fresher statistics on large tables",
+            analyze,
+            f"analyze after {analyze:.0%} changes (default 10%): fresher statistics on large tables"
+            if analyze < 0.1
+            else f"analyze after {analyze:.0%} changes, the default",
         ),
         Decision(
             "autovacuum_vacuum_cost_limit",

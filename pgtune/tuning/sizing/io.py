@@ -16,6 +16,18 @@ def planner_costs(ctx: Context) -> list[Decision]:
     else:
         prefetch = f"{label} serves many reads at once: deep prefetch for bitmap heap scans"
         maint = f"{label}: deep prefetch for VACUUM and other maintenance reads"
+    eic, mic = st.effective_io_concurrency, st.maintenance_io_concurrency
+    floor = int(ctx.facts.param("effective_io_concurrency").default)
+    if eic < floor:  # PostgreSQL 18's asynchronous I/O: its default 16 suits spinning disks too
+        eic = floor
+        prefetch = (
+            f"PostgreSQL {ctx.major}'s default: asynchronous reads keep {floor} in flight, "
+            "which the disk's command queue reorders"
+        )
+    maint_floor = int(ctx.facts.param("maintenance_io_concurrency").default)
+    if mic < maint_floor:
+        mic = maint_floor
+        maint = f"PostgreSQL {ctx.major}'s default for VACUUM and other maintenance reads"
     return [
         Decision(
             "random_page_cost",
@@ -23,8 +35,8 @@ def planner_costs(ctx: Context) -> list[Decision]:
             f"{label} storage ({ctx.hardware.storage_source}): random reads cost "
             f"{st.random_page_cost:g}x a sequential read",
         ),
-        Decision("effective_io_concurrency", st.effective_io_concurrency, prefetch),
-        Decision("maintenance_io_concurrency", st.maintenance_io_concurrency, maint),
+        Decision("effective_io_concurrency", eic, prefetch),
+        Decision("maintenance_io_concurrency", mic, maint),
     ]
 
 
@@ -46,13 +58,37 @@ def statistics_and_jit(ctx: Context) -> list[Decision]:
     return [
         Decision("default_statistics_target", wl.default_statistics_target, stats_why),
         Decision("jit", wl.jit, jit_why),
-        Decision(
+        track_io_timing(ctx),
+    ]
+
+
+# Clock sources read through the vDSO in tens of nanoseconds; others (xen, hpet, acpi_pm) trap
+# into the kernel or hardware for every read, which pg_test_timing shows as microseconds.
+FAST_CLOCKS = ("tsc", "kvm-clock", "arch_sys_counter", "hyperv_clocksource_tsc_page")
+
+
+def track_io_timing(ctx: Context) -> Decision:
+    clock = ctx.hardware.clocksource
+    if clock is None:
+        return Decision(
             "track_io_timing",
             True,
             "I/O time in EXPLAIN (BUFFERS) and pg_stat_statements; cheap on modern clocks "
-            "(check with pg_test_timing)",
-        ),
-    ]
+            "(this host's clock source was not read: check with pg_test_timing)",
+        )
+    if clock in FAST_CLOCKS:
+        return Decision(
+            "track_io_timing",
+            True,
+            f"I/O time in EXPLAIN (BUFFERS) and pg_stat_statements; the {clock} clock source "
+            "is read without a system call, so timing every I/O is cheap",
+        )
+    return Decision(
+        "track_io_timing",
+        False,
+        f"off: the {clock} clock source makes every timing call slow (pg_test_timing shows "
+        "it); turn it on per session for EXPLAIN (ANALYZE, BUFFERS) instead",
+    )
 
 
 def async_io(ctx: Context) -> list[Decision]:

@@ -19,6 +19,7 @@ def parallel_workers(ctx: Context) -> list[Decision]:
         else f"one per 256MB of memory ({by_memory}), fewer than the {cpus} CPUs"
     )
     if cpus == 1:
+        total, total_why = 0, "a single CPU: no parallel workers (a worker would only queue)"
         per_gather, maint = 0, 0
         gather_why = "a single CPU gains nothing from parallel query"
         maint_why = "a single CPU gains nothing from parallel index builds"

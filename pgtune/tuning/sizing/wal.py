@@ -138,6 +138,22 @@ def checkpoints(ctx: Context) -> list[Decision]:
     ]
 
 
+def replication(ctx: Context) -> list[Decision]:
+    """A workload without replicas (desktop) writes the least WAL; others keep the defaults."""
+    if ctx.workload.replication:
+        return []
+    return [
+        Decision(
+            "wal_level",
+            "minimal",
+            f"{ctx.workload.name}: no replicas or WAL archiving here, so CREATE TABLE AS, COPY "
+            "into a new table and index builds skip WAL (the default replica needs a restart "
+            "to come back)",
+        ),
+        Decision("max_wal_senders", 0, "wal_level = minimal requires 0: no replication"),
+    ]
+
+
 def wal_compression(ctx: Context) -> Decision:
     allowed = ctx.facts.param("wal_compression").values
     asked, build = ctx.options.wal_compression, ctx.build
