@@ -167,6 +167,7 @@ def pgtune_config(doc: Mapping[str, Any]) -> tuple[Config, Inputs]:
         operations_per_query=wl.operations_per_query,
         active_bound=budget_doc.get("active_bound"),
         parallel_per_gather=budget_doc.get("parallel_per_gather"),
+        page_tables_per_process=int(budget_doc.get("page_tables_per_process", 0)),
     )
     if budget.peak != int(budget_doc["peak_bytes"]):  # the rebuilt model must be pgtune's own
         raise RuntimeError(

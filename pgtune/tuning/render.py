@@ -74,6 +74,7 @@ def budget_of(rec: Recommendation) -> dict[str, Any]:
         "peak_bytes": b.peak,
         "active_bound": b.active_bound,
         "parallel_per_gather": b.parallel_per_gather,
+        "page_tables_per_process": b.page_tables_per_process,
         "summary": b.summary(),
         "components": [
             {"name": name, "bytes": size, "size": human_size(size), "formula": formula}
