@@ -1,6 +1,7 @@
 """`pgtune detect` and `pgtune generate`: flags in, tuned configuration out."""
 
 import json
+import sys
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -350,6 +351,23 @@ def generate(
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Do not print the memory budget on stderr.")
     ] = False,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn",
+            help="A live server to tune (its version, build and data size are read from it); "
+            "with --observe, sized from what it does too.",
+        ),
+    ] = None,
+    observe: Annotated[
+        str | None,
+        typer.Option(
+            "--observe",
+            help="With --dsn: sample its statistics for this long (e.g. 5m) or use everything "
+            "since their reset (since-reset), and size WAL, work_mem, connections, "
+            "shared_buffers and per-table autovacuum from them.",
+        ),
+    ] = None,
 ) -> None:
     """Print (or write) a tuned configuration for this machine; every value says why."""
     from pgtune.files import check_output, write_atomic
@@ -404,8 +422,22 @@ def generate(
         ),
     )
     rules = [parse_allow(spec) for spec in allow or []]
-    resolved = resolve(request)
-    rec = recommend(resolved.context)
+    observed = None
+    if observe is not None and dsn is None:
+        raise UsageError("--observe needs --dsn: the server to observe")
+    if dsn is not None:
+        from pgtune.tuning.observe_run import run_observed, terminal_progress
+
+        observed = run_observed(
+            dsn,
+            request,
+            observe or "1s",
+            progress=terminal_progress if sys.stderr.isatty() and not quiet else None,
+        )
+        rec, sources = observed.recommendation, observed.sources
+    else:
+        resolved = resolve(request)
+        rec, sources = recommend(resolved.context), resolved.sources
     if emit is Emit.hba:
         text = render.render_hba(
             rules, admin_user=admin_user, plaintext=allow_plaintext, templates_dir=templates_dir
@@ -418,9 +450,9 @@ def generate(
     elif emit is Emit.pgbouncer_auth_sql:
         text = render.render_pgbouncer_auth_sql(rec)
     elif output_format is OutputFormat.json:
-        text = render.render_json(rec, resolved.sources)
+        text = render.render_json(rec, sources)
     elif output_format is OutputFormat.yaml:
-        text = render.render_yaml(rec, resolved.sources)
+        text = render.render_yaml(rec, sources)
     elif output_format is OutputFormat.sql:
         text = render.render_sql(rec)
     elif output_format in (OutputFormat.patroni, OutputFormat.patroni_dcs):
@@ -432,9 +464,7 @@ def generate(
 
         text = render_cnpg(rec)
     else:
-        text = render.render_conf(
-            rec, full=full, templates_dir=templates_dir, sources=resolved.sources
-        )
+        text = render.render_conf(rec, full=full, templates_dir=templates_dir, sources=sources)
 
     if emit is Emit.pgbouncer and not pgbouncer:
         # Not silenced by -q: a server sized without the pools would refuse pgbouncer's load.
@@ -447,6 +477,10 @@ def generate(
         if emit is not Emit.hba:
             say(f"pgtune: {rec.budget.summary()}")
         _say_notes(rec.notes, in_output=emit is Emit.postgresql and output_format in NOTES_IN)
+    if observed is not None and emit is Emit.postgresql:
+        from pgtune.tuning.observe_run import decorate
+
+        text = decorate(text, output_format.value, observed)
     if output is None:
         typer.echo(text, nl=False)
         return
