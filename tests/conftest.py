@@ -7,7 +7,7 @@ set ``PGTUNE_ALLOW_SKIP_PG=1`` to skip them instead (never in CI).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 import pytest
@@ -67,6 +67,27 @@ def pg_template_cache() -> Iterator[TemplateCache]:
         yield cache
     finally:
         cache.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shared_pg_cluster(pg_template_cache: TemplateCache) -> Iterator[Callable[[int], Cluster]]:
+    """``shared(15 | 18)`` -> one started cluster per version for the whole module (hypothesis
+    examples reuse it; each example cleans up after itself). Stopped at the module's end."""
+    started: dict[int, Cluster] = {}
+
+    def shared(major: int) -> Cluster:
+        if major not in started:
+            cluster = Cluster(get_pg_binaries(major), template_cache=pg_template_cache)
+            started[major] = cluster
+            cluster.initdb()
+            cluster.start()
+        return started[major]
+
+    try:
+        yield shared
+    finally:
+        for cluster in started.values():
+            cluster.cleanup()
 
 
 @pytest.fixture

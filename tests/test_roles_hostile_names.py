@@ -156,7 +156,7 @@ def _cleanup(cluster: Cluster, role: str, schema: str) -> None:
 )
 @given(role=names, schema=names, table=names)
 def test_hostile_names_cannot_inject_or_forge_lines(
-    pg_cluster_factory,  # type: ignore[no-untyped-def]
+    shared_pg_cluster,  # type: ignore[no-untyped-def]
     tmp_path_factory: pytest.TempPathFactory,
     major: int,
     role: str,
@@ -165,7 +165,7 @@ def test_hostile_names_cannot_inject_or_forge_lines(
 ) -> None:
     if role == schema:
         schema += "2"
-    cluster = _cluster(pg_cluster_factory, major)
+    cluster = _cluster(shared_pg_cluster, major)
     dsn = f"host={cluster.socket_dir} port={cluster.port} dbname=app user=postgres"
     policy = tmp_path_factory.mktemp("policy") / "access.yaml"
     policy.write_text(_policy(role, schema), encoding="utf-8")
@@ -234,22 +234,17 @@ def test_hostile_names_cannot_inject_or_forge_lines(
         _cleanup(cluster, role, schema)
 
 
-_CLUSTERS: dict[tuple[int, int], Cluster] = {}
-
-
-def _cluster(factory, major: int) -> Cluster:  # type: ignore[no-untyped-def]
-    # One cluster per major for all examples (hypothesis reuses the function's fixtures).
-    key = (id(factory), major)
-    if key not in _CLUSTERS:
-        cluster = factory(major)
-        cluster.start()
-        with cluster.connect() as conn:
-            conn.execute("CREATE DATABASE app")
-        with cluster.connect("app") as conn:
-            conn.execute("CREATE TABLE public.victim (id int)")
-            conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
-        _CLUSTERS[key] = cluster
-    return _CLUSTERS[key]
+def _cluster(shared, major: int) -> Cluster:  # type: ignore[no-untyped-def]
+    # One cluster per major for all examples, with its app database and victim made once.
+    cluster: Cluster = shared(major)
+    with cluster.connect() as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'app'").fetchone():
+            return cluster
+        conn.execute("CREATE DATABASE app")
+    with cluster.connect("app") as conn:
+        conn.execute("CREATE TABLE public.victim (id int)")
+        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+    return cluster
 
 
 def test_psql_connect_line_reaches_a_database_named_like_a_conninfo(

@@ -325,14 +325,14 @@ def snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
 )
 @given(data=st.data())
 def test_export_plan_drift_repair_round_trip(
-    pg_cluster_factory,  # type: ignore[no-untyped-def]
+    shared_pg_cluster,  # type: ignore[no-untyped-def]
     tmp_path_factory: pytest.TempPathFactory,
     major: int,
     data: st.DataObject,
 ) -> None:
     catalog = data.draw(catalogs(major), label="catalog")
     drift = data.draw(drifts(), label="drift")
-    cluster = _cluster(pg_cluster_factory, major)
+    cluster = shared_pg_cluster(major)
     dsn = f"host={cluster.socket_dir} port={cluster.port} dbname=app user=postgres"
     with cluster.connect() as conn:
         conn.execute("CREATE DATABASE app")
@@ -375,18 +375,6 @@ def _reset(cluster: Cluster) -> None:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-_CLUSTERS: dict[tuple[int, int], Cluster] = {}
-
-
-def _cluster(factory, major: int) -> Cluster:  # type: ignore[no-untyped-def]
-    key = (id(factory), major)
-    if key not in _CLUSTERS:
-        cluster = factory(major)
-        cluster.start()
-        _CLUSTERS[key] = cluster
-    return _CLUSTERS[key]
-
-
 CONCRETE_DRIFTS = [
     "GRANT DELETE ON TABLE s1.t1 TO pr_b",
     "GRANT SELECT ON TABLE s1.t1 TO PUBLIC",
@@ -402,9 +390,9 @@ CONCRETE_DRIFTS = [
 
 
 @pytest.mark.parametrize("statement", CONCRETE_DRIFTS)
-def test_the_snapshot_sees_each_kind_of_drift(pg_cluster_factory, statement: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_snapshot_sees_each_kind_of_drift(shared_pg_cluster, statement: str) -> None:  # type: ignore[no-untyped-def]
     """The snapshot is the property test's judge: it must notice each kind of change."""
-    cluster = _cluster(pg_cluster_factory, 15)
+    cluster = shared_pg_cluster(15)
     with cluster.connect() as conn:
         conn.execute("CREATE DATABASE app")
     try:
@@ -469,10 +457,10 @@ FOUND_CATALOG = [
 
 @pytest.mark.parametrize("major", [15, 18], ids=["pg15", "pg18"])
 def test_forced_rls_with_an_application_setting_round_trips(
-    pg_cluster_factory,  # type: ignore[no-untyped-def]
+    shared_pg_cluster,  # type: ignore[no-untyped-def]
     major: int,
 ) -> None:
-    cluster = _cluster(pg_cluster_factory, major)
+    cluster = shared_pg_cluster(major)
     dsn = f"host={cluster.socket_dir} port={cluster.port} dbname=app user=postgres"
     with cluster.connect() as conn:
         conn.execute("CREATE DATABASE app")
