@@ -300,7 +300,7 @@ print(json.dumps({"phases": out, "grants": len(snapshot.access.state.grants),
 def audit_phases(dsn: str) -> str:
     """CPU seconds, cyclic-GC seconds and peak RSS per phase of one audit (fresh process)."""
     proc = subprocess.run(
-        [sys.executable, "-c", PHASES, dsn],
+        [sys.executable, "-P", "-c", PHASES, dsn],  # -P: the pgtune on PYTHONPATH
         cwd=REPO,
         env=child_env(),
         stdin=subprocess.DEVNULL,
@@ -353,7 +353,7 @@ def profile_audit(dsn: str, top: int) -> str:
     with tempfile.TemporaryDirectory(prefix="pgtune-bench-") as tmp:
         prof = Path(tmp) / "audit.prof"
         proc = subprocess.run(
-            [sys.executable, "-c", PROFILED, dsn, str(prof)],
+            [sys.executable, "-P", "-c", PROFILED, dsn, str(prof)],
             cwd=REPO,
             env=child_env(),
             stdin=subprocess.DEVNULL,

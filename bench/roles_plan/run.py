@@ -298,6 +298,7 @@ from pgtune.access.plan import diff
 from pgtune.access.policy.expand import expand
 from pgtune.access.policy.load import load_policy
 from pgtune.access.service import connector
+from pgtune.gcpasses import fewer_gc_passes
 gc_s, started = [0.0], [0.0]
 def on_gc(phase, info):
     if phase == "start":
@@ -316,6 +317,7 @@ def mark(name, t0, g0):
     out.append([name, time.process_time() - t0, gc_s[0] - g0, rss])
     return time.process_time(), gc_s[0]
 policy_path, dsn = Path(sys.argv[1]), sys.argv[2]
+fewer_gc_passes().__enter__()  # as plan_policy enters it around the whole plan
 t, g = time.process_time(), gc_s[0]
 policy = load_policy(policy_path)
 t, g = mark("load policy", t, g)
@@ -336,7 +338,8 @@ print(json.dumps({"phases": out, "live_grants": len(inspection.state.grants),
 def plan_phases(policy: Path, dsn: str) -> str:
     """CPU seconds, cyclic-GC seconds and peak RSS per phase of one plan (fresh process)."""
     proc = subprocess.run(
-        [sys.executable, "-c", PHASES, str(policy), dsn],
+        # -P: not the repository's pgtune ahead of PYTHONPATH (a snapshot under test)
+        [sys.executable, "-P", "-c", PHASES, str(policy), dsn],
         cwd=REPO,
         env=child_env(),
         stdin=subprocess.DEVNULL,
@@ -372,7 +375,7 @@ def profile_command(command: list[str], top: int) -> str:
     cProfile: the heaviest functions, own and cumulative."""
     with tempfile.TemporaryDirectory(prefix="pgtune-bench-") as tmp:
         out = Path(tmp) / "plan.prof"
-        argv = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pgtune"]
+        argv = [sys.executable, "-P", "-m", "cProfile", "-o", str(out), "-m", "pgtune"]
         argv += command[len(pgtune_argv()) :]
         proc = subprocess.run(
             argv,
