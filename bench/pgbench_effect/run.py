@@ -37,7 +37,7 @@ Usage::
 
     python bench/pgbench_effect/run.py                 # full run (~70 min), print the report
     python bench/pgbench_effect/run.py --record        # ... and add rows to bench/RESULTS.md
-    python bench/pgbench_effect/run.py --smoke         # scale 1, 5 s runs, one round (~40 s)
+    python bench/pgbench_effect/run.py --smoke         # scale 1, 1 s runs, one round (~15 s)
 
 Targets (reported, never an exit status): (b) >= (a) and (b) >= 0.98 x (c) on every workload,
 and (b)'s modelled memory peak within pgtune's budget. Exit status 1 only when something failed.
@@ -973,7 +973,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument(
         "--quiet-budget", type=float, default=600.0, metavar="S", help="...at most S in all (600)"
     )
-    p.add_argument("--smoke", action="store_true", help="scale 1, 5 s runs, one round")
+    p.add_argument("--smoke", action="store_true", help="scale 1, 1 s runs, one round")
     p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
     p.add_argument("--json", type=Path, help=f"write every run here (--record: {RAW.name})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -990,7 +990,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     plan = Plan(
         scales=[1] if a.smoke else [int(s) for s in a.scales.split(",")],
         rounds=1 if a.smoke else a.rounds,
-        seconds=5 if a.smoke else a.seconds,
+        seconds=1 if a.smoke else a.seconds,
         warmup=0 if a.smoke else a.warmup,
         clients=a.clients,
         threads=a.threads,

@@ -319,9 +319,16 @@ def generate(
         typer.Option("--full", help="A whole postgresql.conf instead of a conf.d include file."),
     ] = False,
     listen_addresses: Annotated[
-        str, typer.Option("--listen-addresses", help="listen_addresses for --full.")
-    ] = "localhost",
-    port: Annotated[int, typer.Option("--port", help="port for --full.")] = 5432,
+        str | None,
+        typer.Option(
+            "--listen-addresses",
+            help="listen_addresses for --full (default: the replaced file's, else localhost).",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="port for --full (default: the replaced file's, else 5432)."),
+    ] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option(
@@ -380,6 +387,25 @@ def generate(
         raise UsageError(f"--format {output_format.value} applies to --emit postgresql only")
     if output is not None:
         check_output(output, force=force)  # before any work or diagnostics, not after
+    kept = None
+    if full and emit is Emit.postgresql and output_format is OutputFormat.conf:
+        from pgtune.tuning.conffile import Kept, read_kept
+
+        # The file --full replaces says where the cluster's files are and which port it owns
+        # (Debian's pg_createcluster clusters do not start without them): keep those lines.
+        kept = Kept()
+        if output is not None:
+            kept = read_kept(
+                output,
+                ssl_given=ssl_cert is not None,
+                port_given=port is not None,
+                listen_given=listen_addresses is not None,
+            )
+        kept = kept.with_data_dir(data_dir, output)
+    if port is None:
+        port = kept.port if kept is not None and kept.port is not None else 5432
+    if listen_addresses is None:
+        listen_addresses = (kept.listen_addresses if kept is not None else None) or "localhost"
     pooler = None
     if pgbouncer or emit in (Emit.pgbouncer, Emit.pgbouncer_auth_sql):
         pooler = pooler_options(
@@ -464,7 +490,17 @@ def generate(
 
         text = render_cnpg(rec)
     else:
-        text = render.render_conf(rec, full=full, templates_dir=templates_dir, sources=sources)
+        if kept is not None:
+            kept = kept.for_version(rec.context.major, {s.name for s in rec.settings})
+            rec = replace(rec, notes=(*rec.notes, *kept.notes()))
+        text = render.render_conf(
+            rec,
+            full=full,
+            templates_dir=templates_dir,
+            sources=sources,
+            kept=kept.settings if kept is not None else (),
+            includes=kept.includes if kept is not None else (),
+        )
 
     if emit is Emit.pgbouncer and not pgbouncer:
         # Not silenced by -q: a server sized without the pools would refuse pgbouncer's load.

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # sha256 of templates/postgresql.conf.j2 this module mirrors; change both together.
-TEMPLATE_SHA256 = "3cdae55b9aad4c813bc7a33123742c46473ea4ecdc5ed0d84a59e567331a8630"
+TEMPLATE_SHA256 = "4c1b5106855ea8d59284a83cbb7d9c13f387266c096ccc276c5fd329dcfe021c"
 
 
 def render(
@@ -24,6 +24,8 @@ def render(
     notes: Sequence[str],
     options: Any,
     quote: Any,
+    kept: Sequence[tuple[str, str]] = (),
+    includes: Sequence[tuple[str, str]] = (),
 ) -> str:
     out: list[str] = []
     add = out.append
@@ -58,11 +60,25 @@ def render(
         add("# addresses to listen on; keep it narrow and pair it with a hardened pg_hba.conf\n")
         add(f"listen_addresses = {quote(options.listen_addresses)}\n")
         add(f"port = {quote(str(options.port))}\n")
+        if kept:
+            add(
+                "\n# --- Kept from the replaced file: locations, identity, locale, TLS, "
+                "preloaded libraries ---\n"
+            )
+            for name, value in kept:
+                add(f"{name} = {quote(value)}\n")
     for section in sections:
         add(f"\n# --- {section['title']} ---\n")
         for s in section["settings"]:
             add(f"# {s.reason}" + (" [restart]" if s.applies == "restart" else "") + "\n")
             add(f"{s.name} = {quote(s.value)}\n")
+    if includes:
+        add(
+            "\n# --- Includes kept from the replaced file (what they set overrides the values "
+            "above) ---\n"
+        )
+        for directive, value in includes:
+            add(f"{directive} = {quote(value)}\n")
     if notes:
         add("\n# --- Notes ---\n")
         for note in notes:

@@ -4,6 +4,7 @@ JSON / YAML documents for Ansible and Terraform, and ALTER SYSTEM SQL.
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +270,11 @@ def render_conf(
     full: bool = False,
     templates_dir: Path | None = None,
     sources: dict[str, str] | None = None,
+    kept: Sequence[tuple[str, str]] = (),
+    includes: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """postgresql.conf text; ``kept`` and ``includes`` are lines a full file keeps from the
+    file it replaces (pgtune/tuning/conffile.py)."""
     sections = [
         {"title": title, "settings": [s for s in rec.settings if s.section == key]}
         for key, title in SECTIONS.items()
@@ -285,6 +290,8 @@ def render_conf(
         sections=[s for s in sections if s["settings"]],
         notes=rec.notes,
         options=rec.context.options,
+        kept=list(kept) if full else [],
+        includes=list(includes) if full else [],
     )
 
 
