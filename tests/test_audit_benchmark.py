@@ -138,6 +138,8 @@ def test_logging_items_fire(id: str, settings: dict[str, str], severity: str) ->
         {"log_min_error_statement": "warning"},
         {"log_error_verbosity": "verbose"},
         {"log_min_duration_statement": "-1"},
+        # slow statements logged without bind values (what pgtune generate sets)
+        {"log_min_duration_statement": "250", "log_parameter_max_length": "0"},
         {"shared_preload_libraries": '"$libdir/pgaudit.so", credcheck, auth_delay'},
         {"pgaudit.log": "all, -misc"},
     ],

@@ -56,6 +56,7 @@ SAFE_SETTINGS = {
     "log_error_verbosity": "default",
     "log_replication_commands": "on",
     "log_min_duration_statement": "-1",
+    "log_parameter_max_length": "-1",
     "shared_preload_libraries": "pg_stat_statements,pgaudit,credcheck,auth_delay",
     "pgaudit.log": "ddl, role, write",
     "ssl_min_protocol_version": "TLSv1.2",

@@ -21,6 +21,7 @@ SETTINGS = (
     "log_error_verbosity",
     "log_replication_commands",
     "log_min_duration_statement",
+    "log_parameter_max_length",
     "shared_preload_libraries",
     "pgaudit.log",
 )
@@ -369,6 +370,8 @@ def duration_statements(snapshot: Snapshot, policy: Policy | None) -> list[Findi
     value = snapshot.settings.get("log_min_duration_statement")
     if value is None or not value.lstrip("-").isdigit() or int(value) < 0:
         return []
+    if snapshot.settings.get("log_parameter_max_length") == "0":
+        return []  # bind values are dropped: the statement text is what slow-query logs are for
     return [
         _setting_finding(
             "PGT-LOG-014",
@@ -377,8 +380,9 @@ def duration_statements(snapshot: Snapshot, policy: Policy | None) -> list[Findi
             f"log_min_duration_statement = {value!r} (ms)",
             "statement text and bind values (passwords, personal data) land in the log; "
             "restrict who reads it",
-            alter_system("log_min_duration_statement", "-1")
-            + "\n-- or keep it and set log_parameter_max_length = 0 (13+) to drop bind values",
+            alter_system("log_parameter_max_length", "0")
+            + "\n-- keeps slow statements logged without their bind values; or stop logging"
+            "\n-- them: ALTER SYSTEM SET log_min_duration_statement = -1",
             None,
         )
     ]

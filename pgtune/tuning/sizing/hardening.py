@@ -80,6 +80,12 @@ def logging(ctx: Context) -> list[Decision]:
             f"{format_pg_duration(ctx.workload.log_min_duration_statement)}, the outliers "
             "worth a look, not the whole traffic",
         ),
+        Decision(
+            "log_parameter_max_length",
+            0,
+            "slow statements are logged without their bind values: passwords and personal "
+            "data stay out of the log (the audit's PGT-LOG-014)",
+        ),
     ]
 
 
