@@ -203,8 +203,6 @@ HARDENED_APP_SQL = [
 # and 3DES suites), nor unix_socket_permissions (pgdsat). The libraries to preload and where
 # the log goes are the deployment's to choose.
 LEFT_BY_GENERATE = {
-    "PGT-LOG-013",
-    "PGT-TLS-003",  # with TLS on
     "PGT-HOST-002",
     "PGT-AUTH-004",
     "PGT-AUTH-005",
@@ -456,7 +454,7 @@ def test_hardened_cluster_stays_quiet(
     # pgtune generate's output alone: exactly what it leaves to do (one finding each).
     left = run_checks(collect(dsn, label="hardened"), HARDENED_POLICY)
     assert sorted(f.id for f in left) == sorted(
-        LEFT_BY_GENERATE - (set() if tls else {"PGT-TLS-003"}) | {i for i, _ in no_tls}
+        LEFT_BY_GENERATE | {i for i, _ in no_tls}
     )
 
     cluster.write_conf(BEYOND_GENERATE + (f"ssl_ciphers = '{GOOD_CIPHERS}'\n" if tls else ""))

@@ -5,12 +5,13 @@ from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
 from pgtune.audit.findings.base import Check, alter_system
 from pgtune.audit.model import Finding, Snapshot
+from pgtune.tlsfacts import STRONG_CIPHERS
 
 SETTINGS = ("ssl_min_protocol_version", "ssl_ciphers", "ssl_prefer_server_ciphers")
 
 # What pgtune recommends: TLS 1.2's strong suites (TLS 1.3 suites are not governed by
 # ssl_ciphers and are all strong).
-GOOD_CIPHERS = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!CAMELLIA:!SHA1"
+GOOD_CIPHERS = STRONG_CIPHERS  # what pgtune generate emits with a certificate
 _OLD_PROTOCOLS = {"", "tlsv1", "tlsv1.1"}
 # OpenSSL cipher-list words that admit weak suites when not excluded with '!' or '-'.
 _WEAK_WORDS = {"all", "default", "medium", "low", "exp", "export", "null", "enull", "anull",

@@ -1,6 +1,7 @@
 """Security and observability settings that every server should have."""
 
 from pgtune.errors import UsageError
+from pgtune.tlsfacts import STRONG_CIPHERS
 from pgtune.tuning.sizing import Context, Decision
 from pgtune.units import format_pg_duration
 
@@ -30,6 +31,12 @@ def tls(ctx: Context) -> list[Decision]:
             raise UsageError(f"--ssl-cert: this server is built without SSL ({ctx.build.source})")
         decisions += [
             Decision("ssl", True, "encrypt client connections (certificate given)"),
+            Decision(
+                "ssl_ciphers",
+                STRONG_CIPHERS,
+                "TLS 1.2 suites: strong ones only (PostgreSQL's default admits MEDIUM and 3DES); "
+                "TLS 1.3 suites are not governed by this setting",
+            ),
             Decision("ssl_cert_file", opts.ssl_cert, "server certificate (--ssl-cert)"),
             Decision(
                 "ssl_key_file",
@@ -59,6 +66,11 @@ def logging(ctx: Context) -> list[Decision]:
             "time, pid, user@database, application and client on every log line",
         ),
         Decision("log_lock_waits", True, "log waits longer than deadlock_timeout (1s)"),
+        Decision(
+            "log_replication_commands",
+            True,
+            "a base backup or replication stream copies the whole cluster: log who started it",
+        ),
         Decision(
             "log_temp_files", 0, "log every temporary file: spills show where work_mem is too small"
         ),
