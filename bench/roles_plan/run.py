@@ -317,7 +317,8 @@ def mark(name, t0, g0):
     out.append([name, time.process_time() - t0, gc_s[0] - g0, rss])
     return time.process_time(), gc_s[0]
 policy_path, dsn = Path(sys.argv[1]), sys.argv[2]
-fewer_gc_passes().__enter__()  # as plan_policy enters it around the whole plan
+fewer = fewer_gc_passes()  # as plan_policy enters it around the whole plan (kept: a
+fewer.__enter__()  # dropped context manager would restore the thresholds at once)
 t, g = time.process_time(), gc_s[0]
 policy = load_policy(policy_path)
 t, g = mark("load policy", t, g)

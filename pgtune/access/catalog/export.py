@@ -17,6 +17,7 @@ from pgtune.access import model
 from pgtune.access.catalog.export_access import export_access
 from pgtune.access.catalog.export_entries import default_grant_entries
 from pgtune.access.catalog.reader import Inspection
+from pgtune.gcpasses import fewer_gc_passes
 from pgtune.names import one_line
 
 # PostgreSQL's built-in privileges for PUBLIC, which only revoke_public can take away.
@@ -141,6 +142,13 @@ def _policy(policy: model.RlsPolicy) -> dict[str, Any]:
 
 def export_policy(inspection: Inspection, databases: Sequence[str]) -> str:
     """The policy file (YAML text) that describes ``databases`` of the inspected cluster."""
+    # Millions of short-lived sets and tuples on a large cluster: the default GC thresholds
+    # spent more time collecting than exporting (7.0 -> 2.8 s for 1.8M grants), as in plans.
+    with fewer_gc_passes():
+        return _export_policy(inspection, databases)
+
+
+def _export_policy(inspection: Inspection, databases: Sequence[str]) -> str:
     state = inspection.state
     notes: list[str] = []
     exported = [db for db in dict.fromkeys(databases) if db in inspection.inventories]
