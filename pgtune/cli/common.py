@@ -8,13 +8,20 @@ from typing import ParamSpec, TypeVar
 import typer
 
 from pgtune.errors import PgtuneError
+from pgtune.names import one_line
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _lines(message: str) -> str:
+    # Messages may hold several lines on purpose (every policy problem at once); within a line,
+    # a control character from a name or the server (\r, ESC, U+2028 ...) is escaped.
+    return "\n".join(one_line(line) for line in message.split("\n"))
+
+
 def fail(message: str, code: int) -> typer.Exit:
-    sys.stderr.write(f"pgtune: error: {message}\n")
+    sys.stderr.write(f"pgtune: error: {_lines(message)}\n")
     return typer.Exit(code)
 
 
@@ -33,4 +40,4 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def say(message: str) -> None:
     """Diagnostics go to stderr so stdout stays machine-readable."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(_lines(message) + "\n")
