@@ -109,10 +109,19 @@ def errors_mapped(dsn: str, doing: str = "query failed on") -> Iterator[None]:
         raise ConnectError(f"{doing} {redact_dsn(dsn)!r}: {sanitize(str(exc), dsn)}") from None
 
 
-def connect(dsn: str, *, timeout: int | None = None) -> psycopg.Connection[TupleRow]:
+def connect(
+    dsn: str, *, timeout: int | None = None, user_search_path: bool = False
+) -> psycopg.Connection[TupleRow]:
     """An autocommit connection (application_name 'pgtune' unless the DSN names one).
 
     The DSN's own ``connect_timeout`` applies unless ``timeout`` is given; the default is 10 s.
+
+    The search_path is emptied (only pg_catalog, as pg_dump does) unless ``user_search_path``:
+    PostgreSQL prefers an operator or function whose argument types match exactly wherever it
+    sits on the path, so a role that may create objects in a schema on it (public, on 14 and
+    older) could plant ``=(oid, regclass)`` and have pgtune's catalog queries run it with the
+    caller's rights. Only statements that must resolve names as the user does (applying a
+    plan, compiling RLS expressions) keep the user's path.
     """
     try:
         params = conninfo_to_dict(dsn)
@@ -124,7 +133,11 @@ def connect(dsn: str, *, timeout: int | None = None) -> psycopg.Connection[Tuple
     if timeout is not None or "connect_timeout" not in params:
         extra["connect_timeout"] = timeout if timeout is not None else DEFAULT_CONNECT_TIMEOUT
     with errors_mapped(dsn, "cannot connect to"):
-        return psycopg.connect(make_conninfo(dsn, **extra), autocommit=True)
+        conn = psycopg.connect(make_conninfo(dsn, **extra), autocommit=True)
+    if not user_search_path:
+        with errors_mapped(dsn, "cannot set up the session on"):
+            conn.execute("SELECT pg_catalog.set_config('search_path', '', false)")
+    return conn
 
 
 @dataclass(frozen=True)

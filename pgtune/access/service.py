@@ -39,9 +39,13 @@ def first_database(dsn: str) -> str:
     return str(params.get("dbname") or params.get("user") or "postgres")
 
 
-def connector(dsn: str) -> Connect:
+def connector(dsn: str, *, user_search_path: bool = False) -> Connect:
+    """Connections to the DSN's cluster, one database at a time. Catalog reading runs with an
+    empty search_path (pgtune.pg.connect); ``user_search_path`` for what must resolve names as
+    the user does: applying a plan, compiling RLS expressions."""
+
     def connect(database: str) -> psycopg.Connection[tuple[object, ...]]:
-        return pg.connect(dsn_for(dsn, database))
+        return pg.connect(dsn_for(dsn, database), user_search_path=user_search_path)
 
     return connect
 
@@ -91,7 +95,9 @@ def _plan_policy(policy: Policy, dsn: str, set_passwords: bool) -> Planned:
     desired, scope = expand(policy, inspection.inventories, major=inspection.major)
     # RLS expressions are compared through the server without locks or DDL (EXPLAIN only).
     expressions = ServerExpressions(
-        connect, source=policy.source, lines={spec.table: spec.line for spec in policy.rls}
+        connector(dsn, user_search_path=True),
+        source=policy.source,
+        lines={spec.table: spec.line for spec in policy.rls},
     )
     try:
         changes = diff(

@@ -139,7 +139,11 @@ def apply(
     reported = len(planned.changes) - len(runnable)
     if runnable and not yes:
         raise UsageError(f"{len(runnable)} change(s) planned; pass --yes to apply them")
-    done = apply_changes(planned.changes, connector(dsn), planned.first_db) if runnable else 0
+    done = (
+        apply_changes(planned.changes, connector(dsn, user_search_path=True), planned.first_db)
+        if runnable
+        else 0
+    )
     # Passwords were set above; asking again would show them as differing forever.
     after = plan_policy(document, dsn)
     still = [c for c in after.changes if not c.report_only]
@@ -173,12 +177,14 @@ def export(
     from pgtune.access.catalog.export import export_policy
     from pgtune.access.service import connector, first_database
     from pgtune.files import write_atomic
+    from pgtune.gcpasses import fewer_gc_passes
 
     databases = database or [first_database(dsn)]
-    inspection = inspect_cluster(connector(dsn), databases)
-    for item in inspection.unreadable:
-        say(f"pgtune: could not read: {item}")
-    text = export_policy(inspection, databases)
+    with fewer_gc_passes():  # hundreds of thousands of acyclic model objects (as plans do)
+        inspection = inspect_cluster(connector(dsn), databases)
+        for item in inspection.unreadable:
+            say(f"pgtune: could not read: {item}")
+        text = export_policy(inspection, databases)
     if output is None:
         typer.echo(text, nl=False)
     else:
