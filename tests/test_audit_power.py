@@ -21,7 +21,7 @@ from pgtune.audit.collect import collect
 from pgtune.audit.findings import run_checks
 from pgtune.audit.findings.power import paths_to_power
 from pgtune.audit.model import Finding
-from pgtune.audit.review import future_privilege_doc, review_access
+from pgtune.audit.review import future_privilege_doc, review_access, review_snapshot
 
 MAJORS = (15, 18)
 HOSTILE = 'ev"il\nDROP ROLE x; --'  # a login role name with a quote, a newline and a comment
@@ -343,7 +343,7 @@ def test_public_privileges_merged_functions_and_extension_wrappers(
     # (PostgreSQL's own PUBLIC EXECUTE on functions is left out).
     [review] = [
         r
-        for r in review_access(snapshot.access.state, snapshot.access.inventories)
+        for r in review_snapshot(snapshot)
         if r.role.name == "member"
     ]
     assert [future_privilege_doc(f) for f in review.future_privileges] == [

@@ -20,6 +20,7 @@ from pgtune.access.model import (
     ObjectRef,
     Role,
 )
+from pgtune.audit.model import SharedAcl
 from pgtune.audit.review import (
     DATABASE_OWNER,
     NAMED_WHEN_ALL,
@@ -295,3 +296,58 @@ def test_the_random_states_cover_the_cases() -> None:
     }
     assert any(DATABASE_OWNER in g.via for g in groups) and any(PUBLIC in g.via for g in groups)
     assert any("pg_read_all_data" in g.via for g in groups)
+
+
+# ------------------------------------------------------------------------------------------------
+# Tables and sequences held grouped (Snapshot.relations), as collect.py reads them
+
+
+def _split(state: ClusterState, seed: int) -> tuple[ClusterState, ClusterState, list[SharedAcl]]:
+    """``state`` with every table and sequence owned (by its owner, else "app_owner"), and the
+    same state with the grants and owners of most of them moved into groups of one schema,
+    kind, owner and ACL (some groups split in two: the server groups by the ACL as stored,
+    so equal grants may come in several groups); the rest stay object by object."""
+    rng = random.Random(seed)
+    owners = dict(state.owners)
+    acls: dict[ObjectRef, set[tuple[str, str, bool]]] = defaultdict(set)
+    for g in state.grants:
+        acls[g.object].add((g.grantee, g.privilege, g.grantable))
+        if g.object.kind in ("table", "sequence"):
+            owners.setdefault(g.object, "app_owner")
+    for db in DBS:
+        for obj in _objects(db):
+            if obj.kind in ("table", "sequence"):
+                owners.setdefault(obj, "app_owner")
+    full = ClusterState(
+        roles=state.roles, memberships=state.memberships, grants=state.grants, owners=owners
+    )
+    groups: dict[tuple[str, str, str, str, frozenset[tuple[str, str, bool]], bool], list[str]]
+    groups = defaultdict(list)
+    moved = set()
+    for obj, owner in owners.items():
+        if obj.kind in ("table", "sequence") and rng.random() < 0.8:
+            acl = frozenset(acls.get(obj, ()))
+            split = rng.random() < 0.3
+            groups[(obj.database, str(obj.schema), obj.kind, owner, acl, split)].append(
+                str(obj.name)
+            )
+            moved.add(obj)
+    relations = [
+        SharedAcl(db, schema, kind, owner, acl, tuple(sorted(names)))  # type: ignore[arg-type]
+        for (db, schema, kind, owner, acl, _), names in groups.items()
+    ]
+    rest = ClusterState(
+        roles=state.roles,
+        memberships=state.memberships,
+        grants=frozenset(g for g in state.grants if g.object not in moved),
+        owners={obj: owner for obj, owner in owners.items() if obj not in moved},
+    )
+    return full, rest, relations
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relations_held_grouped_review_alike(seed: int) -> None:
+    full, rest, relations = _split(random_state(seed)[0], seed)
+    inventories = random_state(seed)[1]
+    assert relations and any(len(r.names) > 1 for r in relations)
+    assert review_access(rest, inventories, relations) == review_access(full, inventories)

@@ -257,7 +257,7 @@ import gc, json, sys, time
 from pgtune.audit.collect import collect
 from pgtune.audit.findings import run_checks
 from pgtune.audit.report import build_report, cluster_section, dsn_secrets, render, scrub
-from pgtune.audit.review import review_access
+from pgtune.audit.review import review_snapshot
 from pgtune.gcpasses import fewer_gc_passes
 gc_s, started = [0.0], [0.0]
 def on_gc(phase, info):
@@ -282,7 +282,7 @@ with fewer_gc_passes():  # as audit_fleet enters it around the whole run
     t, g = mark("collect", t, g)
     findings = run_checks(snapshot)
     t, g = mark("checks", t, g)
-    reviews = review_access(snapshot.access.state, snapshot.access.inventories)
+    reviews = review_snapshot(snapshot)
     t, g = mark("review", t, g)
     section = scrub(cluster_section(snapshot, findings, reviews, None), dsn_secrets(dsn))
     report = build_report([section])
@@ -292,6 +292,8 @@ with fewer_gc_passes():  # as audit_fleet enters it around the whole run
     text = render(report, "json")
     mark("render json", t, g)
 print(json.dumps({"phases": out, "grants": len(snapshot.access.state.grants),
+                  "shared": len(snapshot.relations),
+                  "relations": sum(len(r.names) for r in snapshot.relations),
                   "reviews": len(reviews), "html": len(html.encode()),
                   "json": len(text.encode())}))
 """
@@ -312,7 +314,8 @@ def audit_phases(dsn: str) -> str:
         raise BenchError(f"phase run exited {proc.returncode}: {proc.stderr}")
     data = json.loads(proc.stdout)
     lines = [
-        f"phases of one audit in one process ({data['grants']} live grants, "
+        f"phases of one audit in one process ({data['relations']} tables and sequences read "
+        f"as {data['shared']} ACL groups, {data['grants']} other live grants, "
         f"{data['reviews']} login roles reviewed, HTML {mb(data['html']):.2f} MB, "
         f"JSON {mb(data['json']):.2f} MB):",
         f"  {'phase':<12} {'CPU s':>6} {'of it GC':>8} {'peak RSS':>9}",

@@ -5,9 +5,10 @@
 
 Connections: one to the DSN's database for the cluster-wide families (settings,
 ``pg_hba_file_rules``, role secrets), then one per audited database, shared by the access
-inspection (``pgtune.access.catalog.inspect_cluster``: roles, memberships, grants, default
-privileges, RLS, owners) and the audit's per-database families (SECURITY DEFINER functions,
-extensions, languages). Every family is one query (``queries/*.sql``).
+inspection (``inspection.inspect_access``: the families of ``pgtune.access.catalog`` — roles,
+memberships, grants, default privileges, RLS, owners — with the ACLs of tables and sequences
+read grouped, into ``Snapshot.relations``) and the audit's per-database families (SECURITY
+DEFINER functions, extensions, languages). Every family is one query (``queries/*.sql``).
 
 Degradation: what the connected role may not read is listed in ``Snapshot.unreadable``, one
 line each, and left empty or None in the snapshot, never guessed. As a non-superuser (even
@@ -27,9 +28,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import class_row
 
 from pgtune import pg
-from pgtune.access.catalog import inspect_cluster
 from pgtune.access.catalog.reader import PASSWORDS_HIDDEN
 from pgtune.audit.findings import NEEDED_SETTINGS, OPTIONAL_SETTINGS
+from pgtune.audit.inspection import inspect_access
 from pgtune.audit.model import (
     ExtensionInfo,
     FunctionInfo,
@@ -276,7 +277,9 @@ def collect(
         tablespaces = tuple(_rows(conn, "tablespaces", TablespaceInfo))
     per_database = _PerDatabase(dsn, timeout)
     with pg.errors_mapped(dsn, "inspection failed on"):
-        inspection = inspect_cluster(per_database.connect, list(databases or facts.databases))
+        inspection, relations = inspect_access(
+            per_database.connect, list(databases or facts.databases)
+        )
     # The inspection says passwords are "not needed"; the audit does need them (md5 secrets)
     # and says so in its own line.
     from_access = [u for u in inspection.unreadable if u != PASSWORDS_HIDDEN]
@@ -299,4 +302,5 @@ def collect(
         tablespaces=tablespaces,
         system_identifier=system_identifier,
         address=address,
+        relations=relations,
     )

@@ -24,7 +24,7 @@ from pgtune.audit.report import (
     scrub,
     unreachable_section,
 )
-from pgtune.audit.review import review_access
+from pgtune.audit.review import review_snapshot
 from pgtune.errors import PgtuneError, UsageError
 from pgtune.gcpasses import fewer_gc_passes
 
@@ -155,7 +155,7 @@ def audit_cluster(target: Target, options: AuditOptions) -> Doc:
         section = unreachable_section(target.label, _one_line(exc, target.dsn))
     else:
         findings = run_checks(snapshot, policy=options.policy)
-        reviews = review_access(snapshot.access.state, snapshot.access.inventories)
+        reviews = review_snapshot(snapshot)
         section = cluster_section(snapshot, findings, reviews, compare_policy(target, options))
     if options.baseline is not None:
         before = baseline_section(options.baseline, section)

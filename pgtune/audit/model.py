@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Literal
 
 from pgtune.access.catalog import Inspection
-from pgtune.access.model import PUBLIC, Grant
+from pgtune.access.model import PUBLIC, Grant, ObjectRef, TableRef
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 RemediationKind = Literal["sql", "config", "shell"]
@@ -91,6 +91,25 @@ class TablespaceInfo:
     location: str  # pg_tablespace_location: '' for pg_default and pg_global
 
 
+Granted = tuple[str, str, bool]  # (grantee, privilege, grantable): one item of an ACL
+
+
+@dataclass(frozen=True, slots=True)
+class SharedAcl:
+    """Tables or sequences of one schema that share their owner and their ACL, read as one
+    (queries/relation_acls.sql): a few hundred of them hold what would be millions of grants
+    at 20k tables. ``grants`` are the ACL's items as the inspection reads them (the owner's
+    own left out, one per grantee and privilege whatever the grantors, grantable if any
+    grant is), PUBLIC as ``PUBLIC`` (the empty name)."""
+
+    database: str
+    schema: str
+    kind: Literal["table", "sequence"]
+    owner: str
+    grants: frozenset[Granted]
+    names: tuple[str, ...]  # sorted
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything the checks and the review read about one cluster, collected once."""
@@ -101,7 +120,9 @@ class Snapshot:
     collected_at: str  # ISO 8601 UTC
     collected_by: str  # current_user
     superuser: bool
-    access: Inspection  # roles, memberships, grants (PUBLIC included), defaults, RLS
+    # Roles, memberships, grants (PUBLIC included), defaults, RLS. Collected from a cluster,
+    # its grants and owners leave out tables and sequences, which are in ``relations``.
+    access: Inspection
     settings: dict[str, str] = field(default_factory=dict)  # name -> pg_settings.setting
     hba: tuple[HbaRule, ...] | None = None  # None: pg_hba_file_rules not readable
     secrets: dict[str, str] | None = None  # role -> "scram" | "md5" | "none"; None: unreadable
@@ -117,9 +138,36 @@ class Snapshot:
     address: str | None = None
     # Every tablespace and where it lives; None when not collected.
     tablespaces: tuple[TablespaceInfo, ...] | None = None
+    # The owners and grants of tables and sequences, grouped (collect.py reads them so); a
+    # snapshot built by hand may hold them in ``access.state`` instead, or both.
+    relations: tuple[SharedAcl, ...] = ()
 
     @cached_property
     def public_grants(self) -> tuple[Grant, ...]:
         """The grants to PUBLIC, picked once for the checks about PUBLIC: a few hundred among
-        what can be hundreds of thousands of grants."""
-        return tuple(g for g in self.access.state.grants if g.grantee == PUBLIC)
+        what can be millions of grants (those on tables and sequences as one grant each)."""
+        found = [g for g in self.access.state.grants if g.grantee == PUBLIC]
+        for shared in self.relations:
+            public = [(p, option) for grantee, p, option in shared.grants if grantee == PUBLIC]
+            for name in shared.names if public else ():
+                obj = ObjectRef(shared.kind, shared.database, shared.schema, name)
+                found += (Grant(obj, PUBLIC, p, option) for p, option in public)
+        return tuple(found)
+
+    @cached_property
+    def _relation_owners(self) -> dict[tuple[str, str, str], str]:
+        return {
+            (shared.database, shared.schema, name): shared.owner
+            for shared in self.relations
+            if shared.kind == "table"
+            for name in shared.names
+        }
+
+    def table_owner(self, table: TableRef) -> str | None:
+        """The owner of a table, wherever the snapshot holds it."""
+        owner = self.access.state.owners.get(
+            ObjectRef("table", table.database, table.schema, table.name)
+        )
+        if owner is not None or not self.relations:
+            return owner
+        return self._relation_owners.get((table.database, table.schema, table.name))

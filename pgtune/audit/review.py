@@ -28,7 +28,8 @@ left out, as everywhere-the-same noise; a superuser's list is empty like its pri
 Objects are not visited one by one per role: those of one group key with the same grants,
 owners and inventory presence (their *profile*) are held alike by every set of grantees, so
 each set is evaluated once per profile (a few hundred at 20,000 tables) and objects join their
-groups by the profile's name set.
+groups by the profile's name set. Tables and sequences may come already grouped by owner and
+ACL (``Snapshot.relations``, as collect.py reads them): their names join their profile as one.
 """
 
 from collections import defaultdict, deque
@@ -49,6 +50,7 @@ from pgtune.access.model import (
     ObjectRef,
     Role,
 )
+from pgtune.audit.model import Granted, SharedAcl, Snapshot
 
 How = Literal["inherit", "set_role", "none"]
 Scope = Literal["all", "all_but", "some"]
@@ -286,7 +288,12 @@ class _Part:
 class _Index:
     """Lookups over one cluster state, built once for all the roles reviewed."""
 
-    def __init__(self, state: ClusterState, inventories: Mapping[str, Inventory]) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        inventories: Mapping[str, Inventory],
+        relations: Iterable[SharedAcl] = (),
+    ) -> None:
         self.state = state
         self.inventories = inventories
         self.edges: dict[str, list[Membership]] = defaultdict(list)
@@ -305,26 +312,48 @@ class _Index:
             per_instance[id(g.object)].append(g)
         self.granting = set(map(attrgetter("grantee"), state.grants))
         self.owning = set(state.owners.values())
-        granted: dict[Key, dict[str, frozenset[tuple[str, str, bool]]]] = defaultdict(dict)
-        distinct: dict[frozenset[tuple[str, str, bool]], frozenset[tuple[str, str, bool]]] = {}
+        granted: dict[Key, dict[str, frozenset[Granted]]] = defaultdict(dict)
+        distinct: dict[frozenset[Granted], frozenset[Granted]] = {}  # one copy of each
+
+        def grant(key: Key, names: Iterable[str], rows: frozenset[Granted]) -> None:
+            on = granted[key]
+            for name in names:
+                before = on.get(name)
+                merged = rows if before is None else before | rows
+                on[name] = distinct.setdefault(merged, merged)
+
+        owned: dict[Key, dict[str, frozenset[str]]] = defaultdict(dict)
+
+        def own(key: Key, names: Iterable[str], owners: frozenset[str]) -> None:
+            on = owned[key]
+            for name in names:
+                before = on.get(name)
+                on[name] = owners if before is None else before | owners
+
         for grants in per_instance.values():
             obj = grants[0].object
             if obj.database in self.db_owner:
                 key, name = _place(obj)
-                rows = frozenset(map(_GRANTED, grants))
-                before = granted[key].get(name)
-                rows = rows if before is None else before | rows
-                granted[key][name] = distinct.setdefault(rows, rows)  # one copy of each
-        owned: dict[Key, dict[str, set[str]]] = defaultdict(dict)
+                grant(key, (name,), frozenset(map(_GRANTED, grants)))
         for obj, owner in state.owners.items():
             if obj.database in self.db_owner:
                 key, name = _place(obj)
-                owned[key].setdefault(name, set()).add(owner)
-        ids: dict[tuple[str, frozenset[tuple[str, str, bool]], frozenset[str], bool], int] = {}
+                own(key, (name,), frozenset((owner,)))
+        # Tables and sequences read grouped (Snapshot.relations): one ACL for all the names.
+        for shared in relations:
+            self.granting.update(grantee for grantee, _, _ in shared.grants)
+            self.owning.add(shared.owner)
+            if shared.database in self.db_owner:
+                key = (shared.database, shared.schema, shared.kind)
+                if shared.grants:
+                    grant(key, shared.names, shared.grants)
+                own(key, shared.names, frozenset((shared.owner,)))
+        ids: dict[tuple[str, frozenset[Granted], frozenset[str], bool], int] = {}
         self.profiles: list[_Profile] = []
         self.profile_of: dict[tuple[Key, str], int] = {}  # databases and schemas: _blocked
         self.parts: dict[Key, tuple[_Part, ...]] = {}
-        ungranted: frozenset[tuple[str, str, bool]] = frozenset()
+        ungranted: frozenset[Granted] = frozenset()
+        unowned: frozenset[str] = frozenset()
         reviewed = {k for k in self.universe if k[0] in self.db_owner}
         for key in reviewed | granted.keys() | owned.keys():
             kind = key[2]
@@ -333,11 +362,10 @@ class _Index:
             owners_of = owned.get(key, {})
             by_profile: dict[int, list[str]] = defaultdict(list)
             for name in listed | grants_on.keys() | owners_of.keys():
-                owners = owners_of.get(name)
                 profile = (
                     kind,
                     grants_on.get(name, ungranted),
-                    frozenset(owners) if owners else frozenset(),
+                    owners_of.get(name, unowned),
                     name in listed,
                 )
                 pid = ids.get(profile)
@@ -648,10 +676,18 @@ def review_role(index: _Index, role: Role) -> RoleReview:
 
 
 def review_access(
-    state: ClusterState, inventories: Mapping[str, Inventory]
+    state: ClusterState,
+    inventories: Mapping[str, Inventory],
+    relations: Iterable[SharedAcl] = (),
 ) -> tuple[RoleReview, ...]:
-    """The review of every login role, by name."""
-    index = _Index(state, inventories)
+    """The review of every login role, by name. ``relations``: grants and owners of tables
+    and sequences held grouped rather than in ``state`` (Snapshot.relations)."""
+    index = _Index(state, inventories, relations)
     return tuple(
         review_role(index, role) for name, role in sorted(state.roles.items()) if role.login
     )
+
+
+def review_snapshot(snapshot: Snapshot) -> tuple[RoleReview, ...]:
+    """The review of every login role of a collected cluster."""
+    return review_access(snapshot.access.state, snapshot.access.inventories, snapshot.relations)

@@ -6,7 +6,7 @@ from typing import LiteralString
 
 from psycopg import sql
 
-from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, ObjectRef, RlsTable, TableRef
+from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, RlsTable, TableRef
 from pgtune.access.policy.document import Policy
 from pgtune.audit.findings import cis
 from pgtune.audit.findings.base import Check, names, qualified, render, table
@@ -77,7 +77,7 @@ def not_forced_for_login_owner(snapshot: Snapshot, policy: Policy | None) -> lis
     for r in _tables(snapshot):
         if not r.enabled or r.forced:
             continue
-        owner = state.owners.get(ObjectRef("table", r.table.database, r.table.schema, r.table.name))
+        owner = snapshot.table_owner(r.table)
         owner_role = state.roles.get(owner or "")
         if owner is None or owner_role is None or owner_role.superuser:
             continue
