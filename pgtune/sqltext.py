@@ -114,7 +114,7 @@ def printable_sql(text: str) -> str:
     return _TOKEN.sub(fix, text)
 
 
-def _psql_quoted(text: str) -> str:
+def psql_quoted(text: str) -> str:
     """A psql meta-command argument in single quotes: ``''`` for a quote, C-like escapes for
     the backslash and every byte of a non-printable character, so it stays on one line."""
     out = []
@@ -133,13 +133,17 @@ def _psql_quoted(text: str) -> str:
 def psql_connect(database: str) -> str:
     """The psql line that switches to ``database`` and keeps the other connection parameters.
 
-    The name goes in as a libpq ``dbname='...'`` value (a database called ``host=x`` must not
-    become a connection string), itself quoted for psql.
+    Three layers, as pg_dump's appendPsqlMetaConnect has the inner two: the name is a libpq
+    ``dbname='...'`` value (a database called ``host=x`` must not become a connection string);
+    psql reads ``\\connect``'s argument as an identifier and strips double quotes, so that
+    value goes inside ``"..."`` with ``""`` doubling; and the whole is a single-quoted psql
+    argument whose escapes keep a newline in the name from ending the meta-command.
 
     >>> print(psql_connect("app"))
-    \\connect -reuse-previous=on 'dbname=''app'''
-    >>> print(psql_connect("d'b\\nx"))
-    \\connect -reuse-previous=on 'dbname=''d\\\\''b\\x0ax'''
+    \\connect -reuse-previous=on '"dbname=''app''"'
+    >>> print(psql_connect('d"b\\nx'))
+    \\connect -reuse-previous=on '"dbname=''d""b\\x0ax''"'
     """
     value = "'" + database.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "\\connect -reuse-previous=on " + _psql_quoted("dbname=" + value)
+    identifier = '"' + ("dbname=" + value).replace('"', '""') + '"'
+    return "\\connect -reuse-previous=on " + psql_quoted(identifier)

@@ -7,6 +7,7 @@ from pgtune.audit.findings import cis
 from pgtune.audit.findings.base import Check, alter_system
 from pgtune.audit.findings.hba_rules import applies_to
 from pgtune.audit.model import Finding, Snapshot
+from pgtune.sqltext import psql_quoted
 
 SETTINGS = ("password_encryption",)
 
@@ -14,9 +15,11 @@ SETTINGS = ("password_encryption",)
 def _new_password(role: str) -> str:
     # psql's \password hashes on the client with the server's password_encryption, so the
     # new password never travels or lands in a log in clear.
-    return (
-        "SET password_encryption = 'scram-sha-256';\n"
-        f"\\password {sql.Identifier(role).as_string(None)}"
+    # The role name is a psql meta-command argument: single-quoted with escapes (a newline in
+    # the name must not end the command and start another, e.g. \\! running a shell command),
+    # holding the double-quoted identifier psql reads it as.
+    return "SET password_encryption = 'scram-sha-256';\n\\password " + psql_quoted(
+        sql.Identifier(role).as_string(None)
     )
 
 
