@@ -130,9 +130,9 @@ def grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> li
     # Only what one side holds and the other not needs a statement: held - desired is revoked
     # where the diff manages it, desired - held granted. A desired grant the cluster holds
     # outside what the diff manages (normally none) counts as not held.
-    outside = [g for g in desired.grants if not relevant(g)]
-    extra = [g for g in live.grants - desired.grants if relevant(g)]
-    missing = [*(desired.grants - live.grants), *(g for g in outside if g in live.grants)]
+    live_grants, wanted = live.grants, desired.grants
+    extra = [g for g in live_grants - wanted if relevant(g)]
+    missing = [*(wanted - live_grants), *(g for g in wanted & live_grants if not relevant(g))]
     have: dict[Key, dict[str, bool]] = defaultdict(dict)
     want: dict[Key, dict[str, bool]] = defaultdict(dict)
     for source, into in ((extra, have), (missing, want)):
@@ -154,16 +154,20 @@ def grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> li
     lost = _dependents(live, passed_on) if passed_on else set()
     # REVOKE p ON TABLE t revokes p on its columns too
     table_revokes = {(obj, grantee, p) for obj, grantee, p in revoked if obj.kind == "table"}
-    for g in desired.grants:
-        if g.object.kind == "column" and g in live.grants:
-            table_level = (_table_of(g.object), g.grantee, g.privilege) in table_revokes
-            if table_level or Grant(g.object, g.grantee, g.privilege) in lost:
-                want[g.object, g.grantee][g.privilege] = g.grantable
-                have[g.object, g.grantee].pop(g.privilege, None)
-        elif g in live.grants and Grant(g.object, g.grantee, g.privilege) in lost:
-            others = live.grantors.get((g.object, g.grantee, g.privilege), frozenset())
-            if not others - {grantor for _, grantor, _ in passed_on}:
-                want[g.object, g.grantee][g.privilege] = g.grantable
+    if table_revokes or lost:
+        for g in wanted:
+            if g.object.kind == "column" and g in live_grants:
+                table_level = (_table_of(g.object), g.grantee, g.privilege) in table_revokes
+                if table_level or Grant(g.object, g.grantee, g.privilege) in lost:
+                    want[g.object, g.grantee][g.privilege] = g.grantable
+                    have[g.object, g.grantee].pop(g.privilege, None)
+    # the wanted grants (plain or grantable: one of them at most) held that a CASCADE takes
+    for item in lost:
+        for g in (item, Grant(item.object, item.grantee, item.privilege, True)):
+            if g.object.kind != "column" and g in wanted and g in live_grants:
+                others = live.grantors.get((g.object, g.grantee, g.privilege), frozenset())
+                if not others - {grantor for _, grantor, _ in passed_on}:
+                    want[g.object, g.grantee][g.privilege] = g.grantable
     # Items a CASCADE removes need no statement of their own.
     for item in lost:
         held = have.get((item.object, item.grantee))

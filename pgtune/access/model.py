@@ -2,7 +2,8 @@
 
 The policy file is expanded into a `ClusterState` (what should be); catalog inspection reads
 one from the live cluster (what is). `plan.diff(live, desired)` compares the two. Everything is
-a frozen dataclass in one canonical form, so equal states compare equal:
+a frozen dataclass (ObjectRef and Grant: named tuples, hashed and compared in C) in one
+canonical form, so equal states compare equal:
 
 - names are exact identifiers as PostgreSQL stores them (case and quotes already resolved);
 - privileges are upper-case keywords (SELECT, USAGE, CONNECT, TEMPORARY, EXECUTE, ...);
@@ -16,8 +17,8 @@ a frozen dataclass in one canonical form, so equal states compare equal:
   live side and canonicalised to the same form on the desired side (expressions.py).
 """
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal, NamedTuple, TypeVar
 
 PUBLIC = ""
 PUBLIC_KEYWORD = "PUBLIC"  # how files, statements and reasons spell PUBLIC
@@ -84,10 +85,12 @@ class Membership:
     grantors: tuple[str, ...] = field(default=(), compare=False)
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class ObjectRef:
+class ObjectRef(NamedTuple):
     """One object that can carry privileges. ``database`` is the database the object lives in
-    (for kind "database", the database itself)."""
+    (for kind "database", the database itself).
+
+    A named tuple, so hashing and comparing (millions of times in a diff of a large cluster)
+    run in C. ``types`` is not part of the tuple: see :func:`function_ref`."""
 
     kind: ObjectKind
     database: str
@@ -95,13 +98,39 @@ class ObjectRef:
     name: str | None = None  # table, sequence or function name; None for database/schema
     args: str | None = None  # function identity arguments, e.g. "integer, text"
     column: str | None = None
-    # Function argument types alone (oidvectortypes), for statements: the identity arguments
-    # of an ordered-set aggregate ("x ORDER BY y") are not valid there. Not part of identity.
-    types: str | None = field(default=None, compare=False)
+
+    @property
+    def types(self) -> str | None:
+        """Function argument types alone (oidvectortypes), for statements: the identity
+        arguments of an ordered-set aggregate ("x ORDER BY y") are not valid there. Not part
+        of identity (equality, hash, order); None unless built by :func:`function_ref`."""
+        return None
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Grant:
+class _TypedRef(ObjectRef):
+    """A function's ObjectRef that also knows its argument types (in its ``__dict__``, outside
+    the tuple: equal to, and hashed like, the same ObjectRef without them)."""
+
+    @property
+    def types(self) -> str | None:
+        value: str | None = self.__dict__.get("types")
+        return value
+
+
+def function_ref(
+    database: str, schema: str, name: str, args: str, types: str | None = None
+) -> ObjectRef:
+    """A function's ObjectRef; ``types`` (argument types for statements) when known."""
+    if types is None:
+        return ObjectRef("function", database, schema, name, args)
+    ref = _TypedRef("function", database, schema, name, args)
+    ref.__dict__["types"] = types
+    return ref
+
+
+class Grant(NamedTuple):
+    """A privilege held on an object (a named tuple: hashed and compared in C)."""
+
     object: ObjectRef
     grantee: str  # a role name or PUBLIC
     privilege: str
@@ -119,6 +148,16 @@ class DefaultPrivilege:
     grantee: str
     privilege: str
     grantable: bool = False
+
+
+GrantLike = TypeVar("GrantLike", Grant, DefaultPrivilege)
+
+
+def without_grant_option(item: GrantLike) -> GrantLike:
+    """The same grant or default privilege, not grantable."""
+    if isinstance(item, Grant):
+        return Grant(item.object, item.grantee, item.privilege)
+    return replace(item, grantable=False)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -217,3 +256,7 @@ class Inventory:
     columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     # (s, name, args) -> argument types for statements (ObjectRef.types); derived, not compared
     function_types: dict[tuple[str, str, str], str] = field(default_factory=dict, compare=False)
+    # ("table" | "sequence", schema, name) -> the inspection's ObjectRef of that relation, so
+    # the desired side shares the live side's instances (equal tuples compare by identity
+    # first); derived, not compared, may be empty
+    refs: dict[tuple[str, str, str], ObjectRef] = field(default_factory=dict, compare=False)

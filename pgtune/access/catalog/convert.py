@@ -4,7 +4,6 @@ Representation choices are documented in the package docstring (``catalog/__init
 """
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC
 from typing import TypeVar
 
@@ -129,5 +128,5 @@ def merge_grantors(granted: Iterable[_Granted]) -> frozenset[_Granted]:
     # Hash each entry once (hundreds of thousands at 20k tables), then drop the few plain
     # entries that a grantable twin shadows.
     items = frozenset(granted)
-    shadowed = {replace(item, grantable=False) for item in items if item.grantable} & items
+    shadowed = {model.without_grant_option(item) for item in items if item.grantable} & items
     return items - shadowed if shadowed else items

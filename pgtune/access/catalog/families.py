@@ -6,9 +6,11 @@ privileges, policies). Both take a ``Fetch`` so they never see a connection: the
 transactions, counting and error handling.
 """
 
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
+from sys import intern
 from typing import Protocol, TypeVar
 
 from pgtune.access import model
@@ -27,6 +29,10 @@ from pgtune.access.catalog.rows import (
 )
 
 T = TypeVar("T")
+
+# A Grant from an (object, grantee, privilege, grantable) tuple without a Python-level call:
+# tuple.__new__ on the named tuple class (hundreds of thousands per database).
+_new_grant: Callable[[Iterable[object]], model.Grant] = partial(tuple.__new__, model.Grant)
 
 # pg_auth_members has per-grant INHERIT and SET options since PostgreSQL 16.
 MEMBERSHIP_OPTIONS_SINCE = 16
@@ -74,6 +80,7 @@ class DatabasePart:
     grantors: dict[tuple[model.ObjectRef, str, str], set[str]] = field(default_factory=dict)
     inventory: model.Inventory | None = None
     function_types: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    refs: dict[tuple[str, str, str], model.ObjectRef] = field(default_factory=dict)
 
 
 def membership_query(major: int) -> str:
@@ -139,7 +146,7 @@ def read_database(fetch: Fetch, database: str) -> DatabasePart:
         policy = convert.policy(database, row)
         part.policies[(policy.table, policy.name)] = policy
     part.inventory = model.Inventory(
-        database, schemas, tables, sequences, functions, columns, part.function_types
+        database, schemas, tables, sequences, functions, columns, part.function_types, part.refs
     )
     return part
 
@@ -167,22 +174,32 @@ def _relations(
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
     tables: dict[tuple[str, str], str] = {}
     sequences: dict[tuple[str, str], str] = {}
-    grants = part.grants
+    grants, refs = part.grants, part.refs
     for row in fetch("relations", RelationRow):
+        schema, owner = intern(row.schema), intern(row.owner)
         if row.kind == "sequence":
-            sequences[row.schema, row.name] = row.owner
-            obj = model.ObjectRef("sequence", part.database, row.schema, row.name)
+            sequences[schema, row.name] = owner
+            obj = model.ObjectRef("sequence", part.database, schema, row.name)
         else:
-            tables[row.schema, row.name] = row.owner
-            obj = model.ObjectRef("table", part.database, row.schema, row.name)
-        part.owners[obj] = row.owner
-        # One ObjectRef shared by the relation's grants; privilege names interned (a handful
-        # of distinct strings across hundreds of thousands of grants).
+            tables[schema, row.name] = owner
+            obj = model.ObjectRef("table", part.database, schema, row.name)
+        refs[obj.kind, schema, row.name] = obj
+        part.owners[obj] = owner
+        # One ObjectRef shared by the relation's grants; grantee and privilege names interned
+        # (a few hundred distinct strings across hundreds of thousands of grants: less memory,
+        # and equal names compare by identity); the grants built in C.
         if row.grantees and row.privileges and row.grantable:
+            if not len(row.grantees) == len(row.privileges) == len(row.grantable):
+                raise ValueError(f"relation {row.schema}.{row.name}: ACL arrays differ in length")
             grants.extend(
-                model.Grant(obj, grantee, sys.intern(privilege), grantable)
-                for grantee, privilege, grantable in zip(
-                    row.grantees, row.privileges, row.grantable, strict=True
+                map(
+                    _new_grant,
+                    zip(
+                        repeat(obj),
+                        map(intern, row.grantees),
+                        map(intern, row.privileges),
+                        row.grantable,
+                    ),
                 )
             )
             if row.grantors and any(by is not None for by in row.grantors):
@@ -226,8 +243,6 @@ def _functions(fetch: Fetch, part: DatabasePart) -> dict[tuple[str, str, str], s
         functions[(row.schema, row.name, row.args)] = row.owner
         if row.arg_types is not None:
             part.function_types[(row.schema, row.name, row.args)] = row.arg_types
-        obj = model.ObjectRef(
-            "function", part.database, row.schema, row.name, row.args, types=row.arg_types
-        )
+        obj = model.function_ref(part.database, row.schema, row.name, row.args, row.arg_types)
         _add(part, obj, row.owner, row)
     return functions

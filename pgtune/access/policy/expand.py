@@ -54,9 +54,11 @@ from pgtune.access.model import (
     RlsTable,
     Scope,
     TableRef,
+    function_ref,
+    without_grant_option,
 )
 from pgtune.access.policy.document import Policy
-from pgtune.access.policy.expand_access import expand_entry
+from pgtune.access.policy.expand_access import Index, expand_entry
 from pgtune.access.policy.names import format_table
 from pgtune.access.policy.problems import PolicyError, Problem, did_you_mean
 
@@ -112,7 +114,7 @@ def _public_revocations(
                     if inventory
                     else None
                 )
-                ref = ObjectRef("function", name, schema_name, function, args=args, types=types)
+                ref = function_ref(name, schema_name, function, args, types)
                 grants.add(Grant(ref, PUBLIC, "EXECUTE"))
         defaults |= {
             DefaultPrivilege(name, owner, None, "functions", PUBLIC, "EXECUTE")
@@ -162,7 +164,7 @@ def _default_grants(policy: Policy, problems: list[Problem]) -> set[DefaultPrivi
 def _strongest(items: set[_G]) -> frozenset[_G]:
     """One item per privilege and grantee: given both with and without grant option (by two
     entries), with it — as the inspector merges the live side (catalog.convert)."""
-    shadowed = {replace(item, grantable=False) for item in items if item.grantable}
+    shadowed = {without_grant_option(item) for item in items if item.grantable}
     return frozenset(items - shadowed)
 
 
@@ -242,6 +244,7 @@ def expand(
     found = _inventories(policy, inventories, problems)
     grants: set[Grant] = set()
     defaults: set[DefaultPrivilege] = set()
+    indexes = {name: Index(inventory) for name, inventory in found.items()}
     for entry in policy.access:
         if major < 17 and "MAINTAIN" in entry.privileges.table:
             problems.append(
@@ -252,7 +255,7 @@ def expand(
         inventory = found.get(entry.database)
         if inventory is None:
             continue
-        expansion = expand_entry(entry, inventory, policy.default_owners)
+        expansion = expand_entry(entry, inventory, policy.default_owners, indexes[entry.database])
         grants |= expansion.grants
         defaults |= expansion.defaults
         problems += expansion.problems

@@ -1,6 +1,9 @@
 """One access entry on one database's objects → its grants and default privileges."""
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 
 from pgtune.access.model import (
     PUBLIC,
@@ -9,10 +12,14 @@ from pgtune.access.model import (
     Grant,
     Inventory,
     ObjectRef,
+    function_ref,
 )
 from pgtune.access.policy.document import AccessEntry, Pattern
 from pgtune.access.policy.patterns import covers_everything, function_matches, name_matches
 from pgtune.access.policy.problems import Problem, did_you_mean
+
+# A Grant from an (object, grantee, privilege, grantable) tuple, without a Python-level call.
+_new_grant: Callable[[Iterable[object]], Grant] = partial(tuple.__new__, Grant)
 
 
 @dataclass
@@ -45,51 +52,83 @@ def _missing_literals(
     ]
 
 
+# One relation: (schema, name, owner, its ObjectRef).
+Relation = tuple[str, str, str, ObjectRef]
+
+
+class Index:
+    """An inventory's tables and sequences per schema, built once per database (a scan of
+    every object of the database per access entry was O(entries x objects)), each with the
+    inspection's ObjectRef (``Inventory.refs``) so both sides of the diff share them."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.kinds: dict[str, dict[str, list[Relation]]] = {}
+
+    def relations(self, kind: str) -> dict[str, list[Relation]]:
+        """schema -> its relations of ``kind``, in the inventory's order."""
+        found = self.kinds.get(kind)
+        if found is None:
+            inv = self.inventory
+            objects = inv.tables if kind == "table" else inv.sequences
+            found = {}
+            refs, db = inv.refs, inv.database
+            for (schema, name), owner in objects.items():
+                ref = refs.get((kind, schema, name))
+                if ref is None:
+                    ref = ObjectRef("table" if kind == "table" else "sequence", db, schema, name)
+                found.setdefault(schema, []).append((schema, name, owner, ref))
+            self.kinds[kind] = found
+        return found
+
+
 def _relations(
     entry: AccessEntry,
-    objects: dict[tuple[str, str], str],
+    by_schema: dict[str, list[Relation]],
     patterns: tuple[Pattern, ...],
     kind: str,
     out: Expansion,
-) -> list[tuple[str, str, str]]:
-    """(schema, name, owner) of the tables or sequences the patterns select."""
-    schemas = set(entry.schemas)
+) -> list[Relation]:
+    """The tables or sequences the patterns select."""
+    wanted = set(entry.schemas)  # in the inventory's order, as a scan of it would find them
+    schemas = [relations for schema, relations in by_schema.items() if schema in wanted]
     if any(p.text == "*" for p in patterns):
-        found = [(s, n, o) for (s, n), o in objects.items() if s in schemas]
-        matched = {p.text for p in patterns if p.is_glob} | {
-            p.text for p in patterns if any((s, p.text) in objects for s in schemas)
-        }
+        found = [relation for relations in schemas for relation in relations]
+        names = {name for relations in schemas for _, name, _, _ in relations}
+        matched = {p.text for p in patterns if p.is_glob or p.text in names}
     else:
         # A pattern that is exactly the name of an object in the entry's schemas names that
         # object alone: `a[1]` is the table "a[1]" when it exists, not also "a1".
-        names = {name for schema, name in objects if schema in schemas}
+        names = {name for relations in schemas for _, name, _, _ in relations}
         exact = {p.text for p in patterns if p.text in names}
         globs = [p.text for p in patterns if p.text not in exact]
-
-        def hit(pattern: str, name: str) -> bool:
-            return name == pattern if pattern in exact else name_matches(pattern, name)
-
         found = [
-            (schema, name, owner)
-            for (schema, name), owner in objects.items()
-            if schema in schemas and (name in exact or any(name_matches(g, name) for g in globs))
+            relation
+            for relations in schemas
+            for relation in relations
+            if relation[1] in exact or any(name_matches(g, relation[1]) for g in globs)
         ]
-        matched = {p.text for p in patterns for _, name, _ in found if hit(p.text, name)}
+        # every exact pattern names an object found; a glob is matched by a name found
+        found_names = {name for _, name, _, _ in found} if globs else set()
+        matched = exact | {g for g in globs if any(name_matches(g, n) for n in found_names)}
     out.problems += _missing_literals(kind, patterns, matched, entry)
     return found
 
 
-def _tables(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
+def _tables(entry: AccessEntry, index: Index, out: Expansion) -> None:
     privileges = entry.privileges.table
     if not privileges:
         return
+    inventory = index.inventory
     db, role, option = entry.database, entry.role, entry.grant_option
-    for schema, table, owner in _relations(entry, inventory.tables, entry.tables, "table", out):
+    relations = _relations(entry, index.relations("table"), entry.tables, "table", out)
+    if not entry.columns:
+        # an owner holds every privilege on what it owns
+        refs = [ref for _, _, owner, ref in relations if owner != role]
+        out.grants.update(_grants(refs, role, privileges, option))
+        return
+    for schema, table, owner, _ in relations:
         if owner == role:
-            continue  # an owner holds every privilege on what it owns
-        if not entry.columns:
-            ref = ObjectRef("table", db, schema, table)
-            out.grants.update([Grant(ref, role, p, option) for p in privileges])
             continue
         existing = inventory.columns.get((schema, table), ())
         for column in entry.columns:
@@ -106,17 +145,22 @@ def _tables(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
             out.grants |= {Grant(ref, role, p, option) for p in privileges}
 
 
-def _sequences(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
+def _sequences(entry: AccessEntry, index: Index, out: Expansion) -> None:
     privileges = entry.privileges.sequence
     if not privileges:
         return
-    db, role, option = entry.database, entry.role, entry.grant_option
-    for schema, name, owner in _relations(
-        entry, inventory.sequences, entry.sequences, "sequence", out
-    ):
-        if owner != role:
-            ref = ObjectRef("sequence", db, schema, name)
-            out.grants.update([Grant(ref, role, p, option) for p in privileges])
+    role, option = entry.role, entry.grant_option
+    relations = _relations(entry, index.relations("sequence"), entry.sequences, "sequence", out)
+    refs = [ref for _, _, owner, ref in relations if owner != role]
+    out.grants.update(_grants(refs, role, privileges, option))
+
+
+def _grants(
+    refs: list[ObjectRef], role: str, privileges: tuple[str, ...], option: bool
+) -> Iterator[Grant]:
+    """Every privilege on every object, built in C (hundreds of thousands per policy)."""
+    for p in privileges:
+        yield from map(_new_grant, zip(refs, repeat(role), repeat(p), repeat(option)))
 
 
 def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None:
@@ -134,7 +178,7 @@ def _functions(entry: AccessEntry, inventory: Inventory, out: Expansion) -> None
         matched |= hits
         if owner != role:
             types = inventory.function_types.get((schema, name, args))
-            ref = ObjectRef("function", db, schema, name, args=args, types=types)
+            ref = function_ref(db, schema, name, args, types)
             out.grants |= {Grant(ref, role, p, option) for p in privileges}
     out.problems += _missing_literals("function", entry.functions, matched, entry)
 
@@ -175,11 +219,15 @@ def _defaults(entry: AccessEntry, owners: tuple[str, ...], out: Expansion) -> No
                 }
 
 
-def expand_entry(entry: AccessEntry, inventory: Inventory, owners: tuple[str, ...]) -> Expansion:
+def expand_entry(
+    entry: AccessEntry, inventory: Inventory, owners: tuple[str, ...], index: Index | None = None
+) -> Expansion:
+    """``index``: the inventory's :class:`Index`, shared by the entries of one database."""
+    index = index if index is not None and index.inventory is inventory else Index(inventory)
     out = Expansion()
     _containers(entry, inventory, out)
-    _tables(entry, inventory, out)
-    _sequences(entry, inventory, out)
+    _tables(entry, index, out)
+    _sequences(entry, index, out)
     _functions(entry, inventory, out)
     _defaults(entry, owners, out)
     return out
