@@ -47,11 +47,18 @@ class _Warnings:
         return taken
 
 
-def _statement(change: Change, env: Mapping[str, str]) -> sql.Composed:
+def _statement(
+    change: Change, env: Mapping[str, str], conn: psycopg.Connection[tuple[object, ...]]
+) -> sql.Composed:
     if change.password_env is None:
         return change.statement
-    # The password goes to the server as a literal inside the statement, never to output.
-    return sql.SQL("{} PASSWORD {}").format(change.statement, sql.Literal(env[change.password_env]))
+    # Hashed on this side as psql's \password does (libpq, with the server's
+    # password_encryption): the clear text never reaches the server, its log (log_statement =
+    # ddl logs CREATE/ALTER ROLE), pg_stat_activity or pg_stat_statements.
+    secret = conn.pgconn.encrypt_password(
+        env[change.password_env].encode(), (change.password_role or "").encode(), None
+    )
+    return sql.SQL("{} PASSWORD {}").format(change.statement, sql.Literal(secret.decode()))
 
 
 def check_passwords(changes: list[Change], env: Mapping[str, str]) -> None:
@@ -104,7 +111,7 @@ def apply_changes(
                     if change.report_only:
                         continue  # shown in the plan, never run (e.g. unmanaged_roles: report)
                     try:
-                        conn.execute(_statement(change, env))
+                        conn.execute(_statement(change, env, conn))
                     except psycopg.Error as exc:
                         message = exc.diag.message_primary or str(exc).splitlines()[0]
                         raise ApplyError(

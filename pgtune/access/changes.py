@@ -34,6 +34,7 @@ class Change:
     statement: sql.Composed
     reason: str
     password_env: str | None = None  # the statement takes PASSWORD from this variable at apply
+    password_role: str | None = None  # whose password: libpq hashes it for that role (SCRAM salt)
     # Shown in the plan (it is drift: --check fails) but never run by apply, e.g. an unmanaged
     # role in a managed group with `unmanaged_roles: report`.
     report_only: bool = False

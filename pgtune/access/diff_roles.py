@@ -61,6 +61,7 @@ def role_changes(
                     sql.SQL("CREATE ROLE {} WITH {}").format(ident(name), sql.SQL(" ").join(opts)),
                     f"role {shown(name)} is in the policy but not in the cluster",
                     password_env=want.password_env,
+                    password_role=name,
                 )
             )
         elif opts:
@@ -80,6 +81,7 @@ def role_changes(
                     sql.SQL("ALTER ROLE {}").format(ident(name)),
                     f"role {shown(name)}: password from ${want.password_env} (set_passwords)",
                     password_env=want.password_env,
+                    password_role=name,
                     password_only=True,
                 )
             )
