@@ -216,3 +216,29 @@ def test_shared_buffers_sized_to_hold_the_measured_database_boot(
     rows = cluster.settings([s.name for s in rec.settings])
     _assert_server_agrees(rec, {n: r.setting for n, r in rows.items() if r.setting is not None})
     assert 128 * MB < int(rows["shared_buffers"].setting or 0) * 8192 >= hw.database_bytes
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_replicas_partitions_and_bgwriter_boot(pg_cluster_factory, major: int) -> None:  # type: ignore[no-untyped-def]
+    from pgtune.tuning.sizing.memory import shared_memory_estimate
+
+    cluster: Cluster = pg_cluster_factory(major)
+    rec = make(
+        2 * GB, 2, "ssd", "oltp", major, _build(cluster),
+        wal_disk=4 * GB, temp_disk=4 * GB, replicas=12, partitions=3000,
+    )  # fmt: skip
+    names = {s.name for s in rec.settings}
+    assert {"wal_keep_size", "max_replication_slots", "bgwriter_lru_maxpages"} <= names
+    cluster.write_conf(render_conf(rec), mode="include")
+    # the shared memory estimate still covers the real segment with the bigger lock table
+    real_mb = int(cluster.check_config(["shared_memory_size"])["shared_memory_size"])
+    b = rec.budget
+    locks = int(rec.get("max_locks_per_transaction").value)
+    estimate_mb = shared_memory_estimate(b.shared_buffers, b.wal_buffers, b.connections, locks)
+    assert real_mb <= estimate_mb / 2**20 <= real_mb * 1.15, (real_mb, estimate_mb / 2**20)
+    cluster.start()
+    rows = cluster.settings(sorted(names))
+    _assert_server_agrees(rec, {n: r.setting for n, r in rows.items() if r.setting is not None})
+    assert cluster.show("wal_level") == "replica"
+    assert cluster.show("max_wal_senders") == "14"
+    assert cluster.show("max_locks_per_transaction") == "6144"

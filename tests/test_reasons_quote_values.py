@@ -102,6 +102,8 @@ def test_the_reported_cases_quote_their_values() -> None:
     st.one_of(st.none(), st.integers(min_value=4, max_value=5000)),
     st.one_of(st.none(), st.integers(min_value=128 * MB, max_value=16 * TB)),
     st.one_of(st.none(), st.integers(min_value=0, max_value=1024 * GB)),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=30)),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=20_000)),
 )
 def test_every_quoted_size_and_count_is_emitted_or_an_input(
     memory: int,
@@ -112,6 +114,8 @@ def test_every_quoted_size_and_count_is_emitted_or_an_input(
     max_connections: int | None,
     disk: int | None,
     database: int | None,
+    replicas: int | None,
+    partitions: int | None,
 ) -> None:
     try:
         rec = make(
@@ -124,6 +128,8 @@ def test_every_quoted_size_and_count_is_emitted_or_an_input(
             wal_disk=disk,
             temp_disk=disk,
             max_connections=max_connections,
+            replicas=replicas,
+            partitions=partitions,
         )
     except BudgetError:
         return

@@ -144,6 +144,13 @@ def check(
         bool,
         typer.Option("--pg-stat-statements", help="As given to generate: expect it preloaded."),
     ] = False,
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", help="As given to generate (replication).")
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", help="As given to generate (max_locks_per_transaction)."),
+    ] = None,
     pgbouncer: Annotated[
         bool, typer.Option("--pgbouncer", help="As given to generate: pgbouncer in front.")
     ] = False,
@@ -207,6 +214,8 @@ def check(
             io_method=io_method,
             wal_compression=wal_compression,
             pg_stat_statements=pg_stat_statements,
+            replicas=replicas,
+            partitions=partitions,
             pooler=pooler_options(
                 databases=database or [],
                 users_per_database=users_per_database,

@@ -78,6 +78,15 @@ Storage = Annotated[
     str | None,
     typer.Option("--storage", help="hdd, ssd or nvme (default: detected under --data-dir)."),
 ]
+ProbeIo = Annotated[
+    bool,
+    typer.Option(
+        "--probe-io",
+        help="Measure the disk under --data-dir (else the current directory): about 3 s of "
+        "random 8kB O_DIRECT reads of a 128MB temporary file, classified hdd/ssd/nvme by "
+        "latency instead of sysfs (--storage still wins).",
+    ),
+]
 
 
 # Formats whose output carries the notes (the conf's Notes section, the documents' `notes`): on
@@ -119,6 +128,7 @@ def detect(
     storage: Storage = None,
     data_size: DataSize = None,
     wal_disk_size: WalDiskSize = None,
+    probe_io: ProbeIo = False,
     output_format: Annotated[
         DetectFormat, typer.Option("--format", help="table or json.")
     ] = DetectFormat.table,
@@ -132,6 +142,7 @@ def detect(
             storage=storage,
             data_size=data_size,
             wal_disk_size=wal_disk_size,
+            probe_io=probe_io,
         )
     )
     if output_format is DetectFormat.json:
@@ -148,6 +159,7 @@ def detect(
                     "database_source": hw.database_source,
                     "wal_disk_bytes": hw.wal_disk_bytes,
                     "wal_disk_source": hw.wal_disk_source,
+                    "io_probe": hw.io_probe.as_dict() if hw.io_probe is not None else None,
                     "notes": list(hw.notes),
                 },
                 indent=2,
@@ -169,6 +181,9 @@ def detect(
             hw.wal_disk_source,
         ),
     ]
+    if hw.io_probe is not None:
+        probed = hw.io_probe
+        rows.append(("io probe", probed.storage or "-", probed.source))
     for name, value, source in rows:
         typer.echo(f"{name:<8} {value:<10} {source}")
     for note in hw.notes:
@@ -183,6 +198,7 @@ def generate(
     storage: Storage = None,
     data_size: DataSize = None,
     wal_disk_size: WalDiskSize = None,
+    probe_io: ProbeIo = False,
     pg_version: Annotated[
         int | None,
         typer.Option(
@@ -240,6 +256,22 @@ def generate(
             "high-rate queries; replaces shared_preload_libraries).",
         ),
     ] = False,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            "--replicas",
+            help="Streaming replicas this server feeds: sizes max_wal_senders, "
+            "max_replication_slots and wal_keep_size (within pg_wal's disk), wal_level replica.",
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            help="Partitions one query may plan over (the largest partitioned table): sizes "
+            "max_locks_per_transaction (dw: 256 without it).",
+        ),
+    ] = None,
     pgbouncer: Annotated[
         bool,
         typer.Option(
@@ -434,6 +466,7 @@ def generate(
         workload=workload,
         profiles_dir=profiles_dir,
         pg_config=pg_config,
+        probe_io=probe_io,
         options=Options(
             max_connections=max_connections,
             ssl_cert=ssl_cert,
@@ -445,6 +478,8 @@ def generate(
             port=port,
             pooler=pooler,
             pg_stat_statements=pg_stat_statements,
+            replicas=replicas,
+            partitions=partitions,
         ),
     )
     rules = [parse_allow(spec) for spec in allow or []]

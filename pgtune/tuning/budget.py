@@ -8,6 +8,7 @@
          + idle connections x idle backend overhead
          + (active sessions + parallel workers + autovacuum workers + other processes)
            x busy backend overhead
+         + backends x lock slots beyond the default max_locks_per_transaction (shared)
 
 The concurrency model is explicit. Sessions that run work_mem-sized sorts and hashes at the same
 time are bounded: by the CPUs (``active_bound`` = the workload's active sessions per CPU x CPUs;
@@ -61,6 +62,8 @@ class Budget:
     # page tables each process may build for the shared memory without huge pages (0: huge
     # pages are used)
     page_tables_per_process: int = 0
+    # shared lock-table memory per backend slot beyond the default max_locks_per_transaction
+    lock_table_per_backend: int = 0
 
     @property
     def limit(self) -> int:
@@ -134,6 +137,22 @@ class Budget:
                 f"{busy} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
             ),
             *self._page_tables(),
+            *self._lock_table(),
+        ]
+
+    def _lock_table(self) -> list[tuple[str, int, str]]:
+        if not self.lock_table_per_backend:
+            return []
+        # every backend slot gets its share: connections, workers, autovacuum, WAL senders
+        others = self.parallel_workers + self.autovacuum_workers + self.other_processes
+        return [
+            (
+                "lock table",
+                (self.connections + others) * self.lock_table_per_backend,
+                f"({self.connections} connections + {others} other backends) x "
+                f"{human_size(self.lock_table_per_backend)} of shared lock slots "
+                "(max_locks_per_transaction above the default 64)",
+            )
         ]
 
     def _page_tables(self) -> list[tuple[str, int, str]]:

@@ -173,7 +173,7 @@ def to_setting_form(value: str, unit: str | None, vartype: str) -> str | None:
 
 
 _DISK_SHARES = frozenset(
-    {"max_wal_size", "min_wal_size", "max_slot_wal_keep_size", "temp_file_limit"}
+    {"max_wal_size", "min_wal_size", "max_slot_wal_keep_size", "wal_keep_size", "temp_file_limit"}
 )
 _NICE_SIZES = frozenset({"effective_cache_size", "maintenance_work_mem", "autovacuum_work_mem"})
 

@@ -8,6 +8,7 @@ from typing import Literal
 import psutil
 
 from pgtune.tuning import cgroups, datasize, disks, storage
+from pgtune.tuning.ioprobe import ProbeResult
 
 StorageClass = Literal["hdd", "ssd", "nvme"]
 STORAGE_CLASSES: tuple[StorageClass, ...] = ("hdd", "ssd", "nvme")
@@ -35,6 +36,7 @@ class Hardware:
     # huge pages reserved on this host (vm.nr_hugepages x Hugepagesize); None: not read
     huge_pages_bytes: int | None = None
     clocksource: str | None = None  # the kernel's current clock source; None: not read
+    io_probe: ProbeResult | None = None  # --probe-io: measured read latency
 
 
 def with_overrides(

@@ -17,6 +17,7 @@ from pgtune.tuning.observe import Observed, StatementStats, TableStats
 from pgtune.tuning.recommend import Recommendation
 from pgtune.tuning.settings import Setting, to_setting
 from pgtune.tuning.sizing import Decision
+from pgtune.tuning.sizing.bgwriter import BGWRITER_MULTIPLIER
 from pgtune.tuning.sizing.memory import SHARED_BUFFERS_DATA_MAX
 from pgtune.tuning.sizing.wal import WAL_DISK_SHARE, round_disk_share
 from pgtune.tuning.tempfiles import TempStatement
@@ -34,6 +35,11 @@ TABLE_ROWS_MIN = 10_000
 HOT_SHARE_PER_HOUR = 0.10
 LARGE_ROWS = 1_000_000
 SHARED_BUFFERS_GROWTH = 1.5
+# Background writer: backends writing more than this many buffers themselves (or the bgwriter
+# stopping at its cap) raise bgwriter_lru_maxpages to the observed dirty evictions per round x2.
+BACKEND_WRITES_MIN = 1000
+BGWRITER_PEAK = 2.0
+BGWRITER_MAXPAGES_MAX = 10_000  # 80MB per round: beyond it the disk, not the cap, is the limit
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,11 @@ class _Work:
     def get(self, name: str) -> Setting | None:
         return self.settings.get(name)
 
-    def set(self, name: str, value: int | float | bool | str, reason: str) -> None:
+    def set(
+        self, name: str, value: int | float | bool | str, reason: str, section: str = "wal"
+    ) -> None:
         old = self.settings.get(name)
-        section = old.section if old else "wal"
+        section = old.section if old else section
         self.settings[name] = to_setting(
             Decision(name, value, reason), self.rec.context.facts, section
         )
@@ -366,22 +374,61 @@ def _shared_buffers(w: _Work, obs: Observed) -> None:
     )
 
 
+def _setting_or_default(w: _Work, name: str) -> float:
+    s = w.get(name)
+    return float(s.setting if s else w.rec.context.facts.param(name).default)
+
+
 def _bgwriter(w: _Work, obs: Observed) -> None:
+    """Raise bgwriter_lru_maxpages (and the multiplier) when the background writer stopped at
+    its cap or backends wrote more dirty buffers themselves than it did."""
     if obs.maxwritten_clean is None or obs.buffers_backend is None:
         return
-    clean = obs.buffers_clean or 0
-    if obs.maxwritten_clean > 0 or obs.buffers_backend > max(1000, clean):
-        w.findings.append(
-            f"bgwriter: stopped {obs.maxwritten_clean} times at bgwriter_lru_maxpages "
-            f"(maxwritten_clean) and wrote {clean} buffers while backends wrote "
-            f"{obs.buffers_backend} themselves in {_duration(obs.window)}: consider "
-            "bgwriter_lru_maxpages 400 and bgwriter_lru_multiplier 4 (not emitted: pgtune does "
-            "not size the background writer yet)"
+    clean, backend, stopped = obs.buffers_clean or 0, obs.buffers_backend, obs.maxwritten_clean
+    if not (stopped > 0 or backend > max(BACKEND_WRITES_MIN, clean)):
+        w.findings.append(f"bgwriter: backends wrote {backend} buffers, bgwriter {clean}: fine")
+        return
+    maxpages = int(_setting_or_default(w, "bgwriter_lru_maxpages"))
+    delay = int(_setting_or_default(w, "bgwriter_delay"))
+    multiplier = _setting_or_default(w, "bgwriter_lru_multiplier")
+    rounds = max(1.0, obs.window * 1000 / delay)
+    per_round = (clean + backend) / rounds
+    # every dirty eviction of the window written by the bgwriter, twice over for peaks above
+    # the window's average; at least double the cap it kept hitting
+    wanted = math.ceil(per_round * BGWRITER_PEAK / 100) * 100
+    if stopped > 0:
+        wanted = max(wanted, maxpages * 2)
+    wanted = min(BGWRITER_MAXPAGES_MAX, wanted)
+    seen = (
+        f"observed: the background writer stopped {stopped} times at bgwriter_lru_maxpages "
+        f"(maxwritten_clean) and wrote {clean} buffers while backends wrote {backend} "
+        f"themselves in {_duration(obs.window)}, {per_round:.1f} per {delay}ms round"
+    )
+    changed = []
+    if wanted > maxpages:
+        w.set(
+            "bgwriter_lru_maxpages",
+            wanted,
+            f"{seen}: {wanted} pages per round (was {maxpages}) lets it write them all, "
+            f"x{BGWRITER_PEAK:g} for peaks, before backends must"
+            + (f" (at most {BGWRITER_MAXPAGES_MAX})" if wanted == BGWRITER_MAXPAGES_MAX else ""),
+            section="bgwriter",
         )
-    else:
-        w.findings.append(
-            f"bgwriter: backends wrote {obs.buffers_backend} buffers, bgwriter {clean}: fine"
+        changed.append(f"bgwriter_lru_maxpages {maxpages} -> {wanted}")
+    if multiplier < BGWRITER_MULTIPLIER and backend > clean:
+        w.set(
+            "bgwriter_lru_multiplier",
+            BGWRITER_MULTIPLIER,
+            f"{seen}: clean {BGWRITER_MULTIPLIER:g}x what recent rounds needed (was "
+            f"{multiplier:g}), so a burst of new dirty pages finds them written",
+            section="bgwriter",
         )
+        changed.append(f"bgwriter_lru_multiplier {multiplier:g} -> {BGWRITER_MULTIPLIER:g}")
+    w.findings.append(
+        f"bgwriter: stopped {stopped} times at bgwriter_lru_maxpages, wrote {clean} buffers "
+        f"while backends wrote {backend}: "
+        + ("; ".join(changed) if changed else "already at its ceiling")
+    )
 
 
 def adjust(rec: Recommendation, obs: Observed) -> Adjusted:

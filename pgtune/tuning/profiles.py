@@ -1,6 +1,6 @@
 """Hardware profiles, workloads and storage classes: data files in profiles/, validated on load."""
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,9 @@ class Workload:
     autovacuum_analyze_scale_factor: float
     wal_size_factor: float
     replication: bool
+    # Keys added later are optional, so a --profiles-dir copy made before them still loads.
+    bgwriter: bool = False  # write-heavy: the background writer is sized (sizing/bgwriter.py)
+    max_locks_per_transaction: int = 64  # PostgreSQL's default
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class StorageTraits:
     maintenance_io_concurrency: int
     autovacuum_vacuum_cost_limit: int
     io_workers_per_cpu: float
+    # what the background writer may write per second for a write-heavy workload (bytes)
+    bgwriter_write_rate: int = 64 * 1024 * 1024
 
 
 def default_dir() -> Path:
@@ -91,6 +96,7 @@ _CONVERTERS: dict[str, Any] = {
     "checkpoint_timeout": parse_duration_ms,
     "idle_in_transaction_timeout": parse_duration_ms,
     "log_min_duration_statement": parse_duration_ms,
+    "bgwriter_write_rate": lambda v: parse_size(str(v)),
 }
 _TYPES = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}
 
@@ -111,6 +117,8 @@ def _build(cls: type[Any], data: dict[str, Any], source: str) -> Any:
     values: dict[str, Any] = {}
     for field in fields(cls):
         if field.name not in data:
+            if field.default is not MISSING:
+                continue  # an optional key: the dataclass default applies
             raise DataError(f"{source}: missing key {field.name!r}")
         raw = data[field.name]
         convert = _CONVERTERS.get(field.name)

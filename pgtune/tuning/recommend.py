@@ -16,6 +16,7 @@ from pgtune.tuning.sizing import (
     Context,
     Decision,
     autovacuum,
+    bgwriter,
     connections,
     hardening,
     io,
@@ -30,6 +31,7 @@ SECTIONS = {
     "connections": "Connections",
     "memory": "Memory",
     "wal": "Write-ahead log and checkpoints",
+    "bgwriter": "Background writer",
     "planner": "Planner and I/O",
     "parallel": "Workers and parallel query",
     "autovacuum": "Autovacuum",
@@ -135,7 +137,9 @@ def recommend(ctx: Context) -> Recommendation:
     wl = ctx.workload
     pool_plan = _pool_plan(ctx)
     wanted, fixed_by, knob = _connections_wanted(ctx, pool_plan)
-    shm = memory.shared_memory_estimate(_int(sb), _int(walbuf), wanted)
+    locks = memory.max_locks_per_transaction(ctx)
+    locks_value = _int(locks) if locks is not None else memory.LOCKS_DEFAULT
+    shm = memory.shared_memory_estimate(_int(sb), _int(walbuf), wanted, locks_value)
     huge, huge_notes, count_page_tables = memory.huge_pages(ctx, shm)
     active_bound, active_why = _active_bound(ctx, pool_plan)
     fitted = fit(
@@ -149,7 +153,8 @@ def recommend(ctx: Context) -> Recommendation:
             autovacuum_work_mem=_int(by_name["autovacuum_work_mem"]),
             connections=0,
             parallel_workers=_int(by_name["max_parallel_workers"]),
-            other_processes=AUXILIARY_PROCESSES + io_workers,
+            # a streaming replica's WAL sender is busy as long as the replica is connected
+            other_processes=AUXILIARY_PROCESSES + io_workers + (ctx.options.replicas or 0),
             work_mem=0,
             hash_mem_multiplier=float(hmm.value),
             operations_per_query=wl.operations_per_query,
@@ -165,6 +170,7 @@ def recommend(ctx: Context) -> Recommendation:
                 if count_page_tables
                 else 0
             ),
+            lock_table_per_backend=memory.lock_table_per_backend(locks_value),
         ),
         wanted_connections=wanted,
         fixed_by=fixed_by,
@@ -177,8 +183,16 @@ def recommend(ctx: Context) -> Recommendation:
     budget = fitted.budget
     notes = huge_notes
     notes += list(fitted.notes)
+    if locks is not None and budget.lock_table_per_backend and budget.connections < wanted:
+        per_connection = human_size(budget.lock_table_per_backend)
+        notes.append(
+            f"max_locks_per_transaction {locks_value} costs {per_connection} of shared lock "
+            "table per connection, part of why max_connections is lowered: "
+            "fewer connections (pgbouncer) or fewer partitions per query make room"
+        )
     notes += list(ctx.hardware.notes)
     wal_sizes = wal.wal_sizes(ctx)
+    slot_keep = wal.max_slot_wal_keep_size(ctx, _int(wal_sizes[1]))
     if ctx.hardware.wal_disk_bytes is None:
         notes.append(
             f"pg_wal's filesystem was not measured (no --data-dir): max_wal_size "
@@ -204,14 +218,16 @@ def recommend(ctx: Context) -> Recommendation:
             maint,
             walbuf,
             huge,
+            *([locks] if locks is not None else []),
         ],
         "wal": [
             *wal_sizes,
-            wal.max_slot_wal_keep_size(ctx, _int(wal_sizes[1])),
+            slot_keep,
             *wal.checkpoints(ctx),
             wal.wal_compression(ctx),
-            *wal.replication(ctx),
+            *wal.replication(ctx, _int(wal_sizes[1]), _int(slot_keep)),
         ],
+        "bgwriter": bgwriter.bgwriter(ctx),
         "planner": [
             *io.planner_costs(ctx),
             wal.temp_file_limit(ctx, _int(by_name["max_parallel_workers_per_gather"])),

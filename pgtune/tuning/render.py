@@ -63,6 +63,9 @@ def inputs_of(rec: Recommendation) -> dict[str, Any]:
         "profile": ctx.profile.name,
         "workload": ctx.workload.name,
         "max_connections": ctx.options.max_connections,
+        "replicas": ctx.options.replicas,
+        "partitions": ctx.options.partitions,
+        **({"io_probe": hw.io_probe.as_dict()} if hw.io_probe is not None else {}),
     }
 
 

@@ -17,6 +17,8 @@ from pgtune.versions import check_major, detect_major, version_facts
 MEMORY_MIN = 256 * MB
 WAL_DISK_MIN = 128 * MB
 CPUS_MAX = 4096
+REPLICAS_MAX = 1000
+PARTITIONS_MAX = 1_000_000  # 2 locks each stays far within max_locks_per_transaction's range
 DEFAULT_WORKLOAD = "mixed"
 
 
@@ -34,6 +36,7 @@ class TuningRequest:
     profiles_dir: Path | None = None
     pg_config: Path | None = None
     options: Options = field(default_factory=Options)
+    probe_io: bool = False  # measure the data directory's disk (ioprobe.py)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
     data_size = parse_data_size(req.data_size) if req.data_size is not None else None
     wal_disk = parse_wal_disk_size(req.wal_disk_size) if req.wal_disk_size is not None else None
     hw = hardware.detect(req.data_dir)
+    if req.probe_io:
+        hw = _probed(hw, req.data_dir, given=storage is not None)
     if storage is not None:
         # A detection note about the disk no longer applies once the user said what it is.
         hw = hardware.with_overrides(hw, storage=storage)
@@ -98,6 +103,27 @@ def detect_hardware(req: TuningRequest) -> hardware.Hardware:
     return hardware.with_overrides(
         hw, memory=memory, cpus=cpus, database=data_size, wal_disk=wal_disk
     )
+
+
+def _probed(hw: hardware.Hardware, data_dir: Path | None, *, given: bool) -> hardware.Hardware:
+    """The storage class measured by --probe-io replaces sysfs's guess (a flag still wins)."""
+    from pgtune.tuning.ioprobe import probe
+
+    try:
+        where = data_dir if data_dir is not None else Path.cwd()
+    except OSError:
+        where = Path("/")
+    result = probe(where)
+    hw = replace(hw, io_probe=result)
+    if given:
+        return replace(hw, notes=(*hw.notes, f"--probe-io: {result.source} (--storage wins)"))
+    if result.storage is None:
+        note = f"--probe-io: {result.source}; the storage class from sysfs is kept"
+        return replace(hw, notes=(*hw.notes, note))
+    # what sysfs guessed (a virtual disk, an unknown device) no longer matters
+    notes = tuple(n for n in hw.notes if "--storage" not in n)
+    source = f"--probe-io of {result.path}: {result.verdict}"
+    return replace(hw, storage=result.storage, storage_source=source, notes=notes)
 
 
 def resolve(req: TuningRequest) -> Resolved:
@@ -119,6 +145,10 @@ def resolve(req: TuningRequest) -> Resolved:
             f"--max-connections {opts.max_connections!r} must be 4 to 262143 "
             "(3 are reserved for superusers)"
         )
+    if opts.replicas is not None and not 0 <= opts.replicas <= REPLICAS_MAX:
+        raise UsageError(f"--replicas {opts.replicas!r} must be 0 to {REPLICAS_MAX}")
+    if opts.partitions is not None and not 1 <= opts.partitions <= PARTITIONS_MAX:
+        raise UsageError(f"--partitions {opts.partitions!r} must be 1 to {PARTITIONS_MAX}")
     if bool(opts.ssl_cert) != bool(opts.ssl_key):
         raise UsageError("--ssl-cert and --ssl-key go together")
 

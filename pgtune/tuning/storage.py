@@ -101,7 +101,10 @@ def _device_dir(root: Path, major: int, minor: int) -> Path:
         return Path(os.path.realpath(link))
     # btrfs (and other multi-device filesystems) report an anonymous 0:N st_dev; the mount
     # table still names the real device.
-    fstype, source = _mount_of(root, major, minor)
+    try:
+        fstype, source = mount_of(root, major, minor)
+    except LookupError as exc:
+        raise _Unknown(str(exc)) from None
     if not source.startswith("/dev/"):
         raise _Unknown(f"{fstype} filesystem {source!r} is not on a block device")
     name = Path(os.path.realpath(root / source.lstrip("/"))).name  # /dev/mapper/x -> dm-N
@@ -111,15 +114,16 @@ def _device_dir(root: Path, major: int, minor: int) -> Path:
     return Path(os.path.realpath(link))
 
 
-def _mount_of(root: Path, major: int, minor: int) -> tuple[str, str]:
-    """(fstype, source) of the mount whose st_dev is ``major:minor``, from mountinfo."""
+def mount_of(root: Path, major: int, minor: int) -> tuple[str, str]:
+    """(fstype, source) of the mount whose st_dev is ``major:minor``, from mountinfo (raises
+    LookupError when no mount has it)."""
     wanted = f"{major}:{minor}"
     for line in _read(root / "proc/self/mountinfo").splitlines():
         before, _, after = line.partition(" - ")
         fields, tail = before.split(), after.split()
         if len(fields) > 2 and fields[2] == wanted and len(tail) > 1:
             return tail[0], tail[1]
-    raise _Unknown(f"no block device {wanted} in sysfs")
+    raise LookupError(f"no block device {wanted} in sysfs")
 
 
 def _classify(device: Path, depth: int) -> StorageInfo:

@@ -36,6 +36,8 @@ class Options:
     port: int = 5432
     pooler: PoolerOptions | None = None  # pgbouncer in front
     pg_stat_statements: bool = False  # preload it (shared_preload_libraries)
+    replicas: int | None = None  # streaming replicas to serve (None: not said)
+    partitions: int | None = None  # partitions one query plans over (max_locks_per_transaction)
 
 
 @dataclass(frozen=True)

@@ -121,16 +121,89 @@ def hash_mem_multiplier(ctx: Context) -> Decision:
     return Decision("hash_mem_multiplier", 2.0, why)
 
 
+# The shared lock table: max_locks_per_transaction x (max_connections + autovacuum workers +
+# worker processes + WAL senders + max_prepared_transactions) slots, ~390 bytes each with its
+# PROCLOCK entries and hash overhead (PostgreSQL 15: shared_memory_size grows 43MB from 64 to
+# 1024 locks at 100 connections, 79MB at 200).
+LOCKS_DEFAULT = 64
+LOCK_SLOT_BYTES = 400
+LOCK_OTHER_BACKENDS = 30  # autovacuum, worker processes, WAL senders beyond max_connections
+# A query planned over a partitioned table locks each partition it cannot prune at plan time and
+# that partition's indexes: about two locks per partition on average.
+LOCKS_PER_PARTITION = 2
+
+
 def shared_memory_estimate(
-    shared_buffers_bytes: int, wal_buffers_bytes: int, connections: int
+    shared_buffers_bytes: int,
+    wal_buffers_bytes: int,
+    connections: int,
+    locks_per_transaction: int = LOCKS_DEFAULT,
 ) -> int:
     """A generous estimate of PostgreSQL's whole shared memory segment.
 
     Besides the buffers, the lock table, proc array and buffer descriptors grow with
-    shared_buffers (~2%) and with connections; tests compare it with the server's own
+    shared_buffers (~2%) and with connections; a max_locks_per_transaction above the default
+    adds its lock slots for every backend. Tests compare it with the server's own
     `shared_memory_size`.
     """
-    return int(shared_buffers_bytes * 1.03) + wal_buffers_bytes + 64 * MB + connections * 96 * KB
+    return (
+        int(shared_buffers_bytes * 1.03)
+        + wal_buffers_bytes
+        + 64 * MB
+        + connections * 96 * KB
+        + lock_table_per_backend(locks_per_transaction) * (connections + LOCK_OTHER_BACKENDS)
+    )
+
+
+def lock_table_per_backend(locks_per_transaction: int) -> int:
+    """Shared memory each backend slot adds beyond the default max_locks_per_transaction."""
+    return max(0, locks_per_transaction - LOCKS_DEFAULT) * LOCK_SLOT_BYTES
+
+
+def round_locks(locks: int) -> int:
+    """Up to a power of two, or a multiple of 1024 beyond 1024 (what a person writes).
+
+    >>> round_locks(2000), round_locks(6000), round_locks(100)
+    (2048, 6144, 128)
+    """
+    if locks <= 1024:
+        return 1 << max(0, (locks - 1).bit_length())
+    return -(-locks // 1024) * 1024
+
+
+def max_locks_per_transaction(ctx: Context) -> Decision | None:
+    """Raised for partition-heavy work (--partitions N, or the workload's own value, dw's 256);
+    None: the default 64 stays. The budget counts the extra lock slots (budget.py)."""
+    wl, partitions = ctx.workload, ctx.options.partitions
+    own = wl.max_locks_per_transaction
+    if partitions is None and own <= LOCKS_DEFAULT:
+        return None
+    value = own
+    why = (
+        f"{wl.name}: plans over partitioned tables lock every partition not pruned at plan "
+        f"time and its indexes (about {LOCKS_PER_PARTITION} each): {own} leaves room for "
+        f"queries over {own // LOCKS_PER_PARTITION} partitions in every session at once "
+        "(default 64); give --partitions N for more"
+    )
+    if partitions is not None:
+        locks = partitions * LOCKS_PER_PARTITION
+        wanted = max(LOCKS_DEFAULT, round_locks(locks))
+        if wanted > own or own <= LOCKS_DEFAULT:
+            value = max(own, wanted)
+            why = (
+                f"--partitions {partitions}: a query over all of them locks each partition and "
+                f"its indexes (about {LOCKS_PER_PARTITION} each, {locks} locks): {value} per "
+                "transaction" + (" (the default is enough)" if value == LOCKS_DEFAULT else "")
+            )
+        else:
+            why += f"; --partitions {partitions} needs no more"
+    why += (
+        f"; the shared lock table costs about {LOCK_SLOT_BYTES} bytes per slot for every "
+        "backend, counted in the budget (a restart applies it; replicas need at least as many)"
+    )
+    if ctx.major >= 18:
+        why += "; on PostgreSQL 18 it also sizes each backend's fast-path lock slots"
+    return Decision("max_locks_per_transaction", value, why)
 
 
 def page_tables_per_process(shared_memory_bytes: int) -> int:

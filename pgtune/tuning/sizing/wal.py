@@ -138,20 +138,98 @@ def checkpoints(ctx: Context) -> list[Decision]:
     ]
 
 
-def replication(ctx: Context) -> list[Decision]:
-    """A workload without replicas (desktop) writes the least WAL; others keep the defaults."""
-    if ctx.workload.replication:
-        return []
-    return [
+# pg_basebackup -X stream (the default) holds two WAL senders while it builds a new replica.
+BASE_BACKUP_SENDERS = 2
+# WAL kept for replicas (wal_keep_size) at most this share of pg_wal's filesystem: with
+# max_wal_size within 60% the two stay inside the slot rule's 90% (WAL kept is the larger of
+# what wal_keep_size, a slot or the next checkpoint needs, not their sum).
+WAL_KEEP_DISK_SHARE = 0.25
+REPLICAS_MAX = 1000
+
+
+def replication(ctx: Context, max_wal_size: int, slot_keep: int) -> list[Decision]:
+    """wal_level, WAL senders, slots and WAL kept for ``--replicas N``; without it, a workload
+    without replicas (desktop) writes the least WAL and the others keep the defaults.
+
+    ``slot_keep`` is max_slot_wal_keep_size (-1: unlimited, the disk is unknown)."""
+    n = ctx.options.replicas
+    if n is None:
+        if ctx.workload.replication:
+            return []
+        return [
+            Decision(
+                "wal_level",
+                "minimal",
+                f"{ctx.workload.name}: no replicas or WAL archiving here, so CREATE TABLE AS, "
+                "COPY into a new table and index builds skip WAL (the default replica needs a "
+                "restart to come back; --replicas N for standbys)",
+            ),
+            Decision("max_wal_senders", 0, "wal_level = minimal requires 0: no replication"),
+        ]
+    wanted = n + BASE_BACKUP_SENDERS
+    default_senders = int(ctx.facts.param("max_wal_senders").default)
+    default_slots = int(ctx.facts.param("max_replication_slots").default)
+    senders, slots = max(wanted, default_senders), max(wanted, default_slots)
+    plus = f"{n} replica(s) + {BASE_BACKUP_SENDERS} for pg_basebackup -X stream = {wanted}"
+
+    def why(kind: str, value: int, default: int) -> str:
+        if value > default:
+            return f"--replicas {n}: one {kind} per replica, {plus}"
+        return (
+            f"--replicas {n}: {plus}; the default {default} already covers that, and a lower "
+            f"value frees only a few kB of shared memory per {kind}"
+        )
+
+    decisions = [
         Decision(
             "wal_level",
-            "minimal",
-            f"{ctx.workload.name}: no replicas or WAL archiving here, so CREATE TABLE AS, COPY "
-            "into a new table and index builds skip WAL (the default replica needs a restart "
-            "to come back)",
+            "replica",
+            f"--replicas {n}: standbys replay this server's WAL (logical only for logical "
+            "decoding; minimal cannot feed a standby or pg_basebackup)",
         ),
-        Decision("max_wal_senders", 0, "wal_level = minimal requires 0: no replication"),
+        Decision(
+            "max_wal_senders",
+            senders,
+            why("WAL sender", senders, default_senders)
+            + "; each streaming replica is a busy process in the memory budget; "
+            "standbys need at least as many",
+        ),
+        Decision(
+            "max_replication_slots",
+            slots,
+            why("slot", slots, default_slots)
+            + "; a slot keeps the WAL its replica has not received, bounded by "
+            "max_slot_wal_keep_size",
+        ),
     ]
+    if n == 0:
+        return decisions  # wal_keep_size stays 0: no standby to keep WAL for
+    disk = ctx.hardware.wal_disk_bytes
+    if disk is None or slot_keep < 0:
+        keep = round_disk_share(max_wal_size // MIN_WAL_FRACTION)
+        bound = (
+            f"a quarter of max_wal_size ({format_pg_size(max_wal_size)}): pg_wal's filesystem "
+            "is not measured, and the WAL kept must stay within what the note assumes it holds"
+        )
+    else:
+        share = round_disk_share(int(disk * WAL_KEEP_DISK_SHARE))
+        keep = min(max_wal_size, share, slot_keep)
+        bound = (
+            f"the smaller of max_wal_size ({format_pg_size(max_wal_size)}, one checkpoint "
+            f"cycle), {WAL_KEEP_DISK_SHARE:.0%} of the {human_size(disk)} pg_wal may fill and "
+            f"max_slot_wal_keep_size ({format_pg_size(slot_keep)}): with max_wal_size it stays "
+            "within the disk rule"
+        )
+    decisions.append(
+        Decision(
+            "wal_keep_size",
+            keep,
+            f"--replicas {n}: WAL always kept in pg_wal, so a replica without a slot (or whose "
+            "slot was invalidated) that reconnects after a short outage catches up without a "
+            f"new base backup; {bound}",
+        )
+    )
+    return decisions
 
 
 def wal_compression(ctx: Context) -> Decision:
