@@ -28,7 +28,13 @@ MASK = "***"
 
 # A password in a URI's user info (scheme://user:PASSWORD@host) or a key=value / query parameter.
 _URI_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)([^@\s]*)(@)")
+# In a DSN that does not parse (never in a message): up to its last "@", as the password may
+# hold "@" or spaces.
+_URI_PASSWORD_IN_DSN = re.compile(r"^(\w+://[^:/@\s]*:)(.*)(@)")
+# password= and sslpassword= (the client key's passphrase): the pattern finds both.
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]+)", re.IGNORECASE)
+# Connection parameters that are secrets.
+SECRET_KEYS = ("password", "sslpassword")
 
 
 class ConnectError(UsageError):
@@ -59,14 +65,21 @@ def redact_dsn(dsn: str) -> str:
     'postgresql://u:***@h/db x'
     >>> redact_dsn("password=secret hostx")
     'password=*** hostx'
+    >>> redact_dsn("host=db1 dbname=app sslpassword=Key-Pa55")
+    'dbname=app host=db1 sslpassword=***'
+    >>> redact_dsn("postgresql://u:my secret@db1/app")  # a space: does not parse
+    'postgresql://u:***@db1/app'
+    >>> redact_dsn("postgresql://u:p@ss@h/db x")
+    'postgresql://u:***@h/db x'
     """
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
-        return _mask_patterns(dsn)
-    if "password" not in params:
+        return _mask_patterns(_URI_PASSWORD_IN_DSN.sub(lambda m: m.group(1) + MASK + "@", dsn))
+    secrets = [k for k in params if k.lower() in SECRET_KEYS]
+    if not secrets:
         return dsn
-    return make_conninfo("", **{**params, "password": MASK})
+    return make_conninfo("", **{**params, **dict.fromkeys(secrets, MASK)})
 
 
 def sanitize(message: str, dsn: str) -> str:
