@@ -92,9 +92,9 @@ def label_of(dsn: str) -> str:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
         return pg.redact_dsn(dsn)  # masked by pattern; connecting will say what is wrong
-    if "password" not in params:
+    if not any(k.lower() in pg.SECRET_KEYS for k in params):
         return dsn
-    return make_conninfo("", **{k: v for k, v in params.items() if k != "password"})
+    return make_conninfo("", **{k: v for k, v in params.items() if k.lower() not in pg.SECRET_KEYS})
 
 
 def targets(dsns: Sequence[str], inventory: Path | None = None) -> list[Target]:
