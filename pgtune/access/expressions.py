@@ -98,6 +98,26 @@ def _parse(expr: str) -> Any:
     return stmt.targetList[0].val
 
 
+def locks_rows(expr: str) -> bool:
+    """Whether a subquery in ``expr`` has FOR UPDATE / SHARE: planning it takes RowShareLock.
+
+    >>> locks_rows("EXISTS (SELECT 1 FROM crit FOR UPDATE)")
+    True
+    >>> locks_rows("EXISTS (SELECT 1 FROM crit)")
+    False
+    """
+    todo: list[Any] = [_parse(expr)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, tuple | list):
+            todo.extend(node)
+        elif isinstance(node, ast.Node):
+            if isinstance(node, ast.SelectStmt) and node.lockingClause:
+                return True
+            todo.extend(getattr(node, slot, None) for slot in type(node).__slots__)
+    return False
+
+
 def validate_expression(expr: str) -> None:
     _parse(expr)
 

@@ -37,7 +37,12 @@ from pglast import parse_sql
 from psycopg import sql
 
 from pgtune.access.catalog import Connect
-from pgtune.access.expressions import ExpressionError, same_expression, validate_expression
+from pgtune.access.expressions import (
+    ExpressionError,
+    locks_rows,
+    same_expression,
+    validate_expression,
+)
 from pgtune.access.model import RlsPolicy, TableRef
 from pgtune.names import one_line, shown, shown_qualified
 
@@ -164,6 +169,10 @@ class ServerExpressions:
         if (table, expr) in self._checked:
             return
         self._checked.add((table, expr))
+        if locks_rows(expr):  # parsing FOR UPDATE/SHARE takes RowShareLock: pglast only
+            where = shown_qualified(table.database, table.schema, table.name)
+            self.fallbacks.append(f"{where}: a subquery locks rows; checked with pglast only")
+            return
         # What CREATE POLICY checks: a boolean, no aggregate / window / set-returning function
         # (all parse-time checks). "false AND" folds the clause away before the planner would
         # estimate its selectivity, which evaluates stable functions: current_setting('app.x')
@@ -210,6 +219,10 @@ class ServerExpressions:
             validate_expression(expr)
         except ExpressionError:
             return None  # a live text pglast cannot read: leave it to same_expression
+        if locks_rows(expr):  # FOR UPDATE/SHARE: even parsing it takes RowShareLock
+            where = shown_qualified(table.database, table.schema, table.name)
+            self.fallbacks.append(f"{where}: a subquery locks rows; compared with pglast")
+            return None
         statement = sql.SQL(
             "EXPLAIN (VERBOSE, COSTS OFF) SELECT NOT NOT ({}\n) FROM ONLY {}"
         ).format(sql.SQL(expr), sql.Identifier(table.schema, table.name))
