@@ -114,7 +114,7 @@ def locks_rows(expr: str) -> bool:
         elif isinstance(node, ast.Node):
             if isinstance(node, ast.SelectStmt) and node.lockingClause:
                 return True
-            todo.extend(getattr(node, slot, None) for slot in type(node).__slots__)
+            todo.extend(getattr(node, s, None) for s in getattr(type(node), "__slots__", ()))
     return False
 
 

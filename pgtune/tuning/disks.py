@@ -39,6 +39,20 @@ def free_bucket(nbytes: int) -> int:
     return nbytes // step * step
 
 
+# Of a filesystem shared with the data, WAL (or temporary files) may plan on at most this share
+# of its size: the size does not move between runs, so re-running pgtune gives the same output
+# unless free space is the tighter bound (a nearly full disk, which the reason then names).
+SHARED_SHARE = 4
+
+
+def _shared(total: int, free: int, what: str) -> tuple[int, str]:
+    """The smaller of a quarter of the filesystem and its free space (bucketed), and why."""
+    quarter = total // SHARED_SHARE
+    if quarter <= free:
+        return quarter, f"a quarter of the {human_size(total)} filesystem (less than {what})"
+    return free, f"{what}, less than a quarter of the {human_size(total)} filesystem"
+
+
 def _statvfs(path: Path) -> os.statvfs_result | None:
     try:
         return os.statvfs(path)
@@ -83,20 +97,23 @@ def wal_disk(data_dir: Path | None) -> Disk:
     if os.path.exists(wal) and data_dev is not None and wal_dev != data_dev:
         size = st.f_blocks * st.f_frsize
         return Disk(size, f"statvfs: {target} is its own filesystem ({human_size(size)})")
+    total = st.f_blocks * st.f_frsize
     free = free_bucket(st.f_bavail * st.f_frsize)
     if not os.path.exists(wal):
+        size, why = _shared(total, free, f"the {human_size(free)} free")
         return Disk(
-            free,
-            f"statvfs: at least {human_size(free)} free under {target} (no pg_wal yet; "
-            "the data's too)",
+            size,
+            f"statvfs: {why} under {target} (no pg_wal yet; the data's too)",
             shared_with_data=True,
         )
     held = _used(target)
-    return Disk(
+    size, why = _shared(
+        total,
         free_bucket(free + held),
-        f"statvfs: {target} shares the data's filesystem: at least {human_size(free)} free "
-        f"+ {human_size(held)} of WAL already there",
-        shared_with_data=True,
+        f"the {human_size(free)} free + {human_size(held)} of WAL already there",
+    )
+    return Disk(
+        size, f"statvfs: {target} shares the data's filesystem: {why}", shared_with_data=True
     )
 
 
@@ -109,4 +126,5 @@ def data_disk_free(data_dir: Path | None) -> Disk:
     if st is None:
         return Disk(None, f"not measured: cannot statvfs {target}")
     free = free_bucket(st.f_bavail * st.f_frsize)
-    return Disk(free, f"statvfs: at least {human_size(free)} free under {target}")
+    size, why = _shared(st.f_blocks * st.f_frsize, free, f"the {human_size(free)} free")
+    return Disk(size, f"statvfs: {why} under {target}")
