@@ -170,6 +170,7 @@ def test_query_files_are_schema_qualified_and_load() -> None:
         "memberships",
         "memberships_pre16",
         "policies",
+        "relation_groups",
         "relations",
         "roles",
         "schemas",

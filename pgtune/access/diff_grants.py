@@ -18,7 +18,7 @@ grant on a managed object is drift, whoever holds it:
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from psycopg import sql
 
@@ -32,10 +32,80 @@ from pgtune.access.changes import (
     object_sql,
     privileges_sql,
 )
-from pgtune.access.model import PUBLIC, ClusterState, Grant, ObjectRef, Scope
+from pgtune.access.model import (
+    PUBLIC,
+    ClusterState,
+    Grant,
+    Item,
+    ObjectRef,
+    Scope,
+    strongest_items,
+)
 from pgtune.names import shown
 
 Key = tuple[ObjectRef, str]  # (object, grantee)
+Relations = dict[ObjectRef, frozenset[Item]]  # ClusterState.relation_grants
+_NONE: frozenset[Item] = frozenset()
+
+
+def _normalised(
+    live: ClusterState, desired: ClusterState
+) -> tuple[frozenset[Grant], Relations, frozenset[Grant], Relations]:
+    """Both sides' grants and relation item sets, with every grant on an object that either
+    side holds as an item set moved into the item sets (normally none: both sides come from
+    the grouped inspection and expansion, or neither does)."""
+    held, wanted = live.relation_grants, desired.relation_grants
+    if not held and not wanted:
+        return live.grants, {}, desired.grants, {}
+    out: list[tuple[frozenset[Grant], Relations]] = []
+    for grants, relations in ((live.grants, held), (desired.grants, wanted)):
+        stray = [g for g in grants if g.object in held or g.object in wanted]
+        if stray:
+            moved: dict[ObjectRef, set[Item]] = defaultdict(set)
+            for g in stray:
+                moved[g.object].add((g.grantee, g.privilege, g.grantable))
+            relations = dict(relations)
+            for obj, items in moved.items():
+                relations[obj] = strongest_items([*relations.get(obj, ()), *items])
+            grants = grants - frozenset(stray)
+        out.append((grants, relations))
+    (live_grants, live_relations), (desired_grants, desired_relations) = out
+    return live_grants, live_relations, desired_grants, desired_relations
+
+
+def _pairs(
+    held: Relations,
+    wanted: Relations,
+    managed: Callable[[ObjectRef], bool],
+    special: set[ObjectRef],
+) -> Iterator[tuple[frozenset[Item], frozenset[Item], bool, list[ObjectRef]]]:
+    """(held items, wanted items, managed, objects): the tables and sequences grouped by the
+    item sets both sides hold on them and whether their schema is managed; an object in
+    ``special`` alone."""
+    Group = tuple[frozenset[Item], frozenset[Item], bool, list[ObjectRef]]
+    groups: dict[tuple[int, int, bool], Group] = {}
+    schemas: dict[tuple[str, str | None], bool] = {}
+    alone: list[ObjectRef] = []
+    for obj in (*held, *(obj for obj in wanted if obj not in held)):
+        h, w = held.get(obj, _NONE), wanted.get(obj, _NONE)
+        if not h and not w:
+            continue
+        if obj in special:
+            alone.append(obj)
+            continue
+        where = obj.database, obj.schema
+        is_managed = schemas.get(where)
+        if is_managed is None:
+            is_managed = schemas[where] = managed(obj)
+        key = id(h), id(w), is_managed
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (h, w, is_managed, [obj])
+        else:
+            group[3].append(obj)
+    yield from groups.values()
+    for obj in alone:
+        yield held.get(obj, _NONE), wanted.get(obj, _NONE), managed(obj), [obj]
 
 
 def _table_of(obj: ObjectRef) -> ObjectRef:
@@ -130,9 +200,49 @@ def grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> li
     # Only what one side holds and the other not needs a statement: held - desired is revoked
     # where the diff manages it, desired - held granted. A desired grant the cluster holds
     # outside what the diff manages (normally none) counts as not held.
-    live_grants, wanted = live.grants, desired.grants
+    live_grants, live_relations, wanted, wanted_relations = _normalised(live, desired)
     extra = [g for g in live_grants - wanted if relevant(g)]
     missing = [*(wanted - live_grants), *(g for g in wanted & live_grants if not relevant(g))]
+    # The same on tables and sequences held as item sets: once per pair of sets (and whether
+    # the schema is managed), spelled out as Grants only on the objects where the sets differ.
+    special = {
+        obj
+        for obj, _ in (*revocations, *allowed)
+        if obj in live_relations or obj in wanted_relations
+    }
+
+    def relevant_item(grantee: str, is_managed: bool) -> bool:
+        """``relevant`` of an item on a table or sequence outside ``special`` (so neither in
+        the PUBLIC revocations nor in what PUBLIC may keep)."""
+        if grantee == PUBLIC:
+            return scope.complete and is_managed
+        return is_managed if grantee in roles else unmanaged and is_managed
+
+    for pair in _pairs(live_relations, wanted_relations, managed, special):
+        held_items, wanted_items, is_managed, objects = pair
+        if objects[0] in special:
+            (obj,) = objects
+            extra += [g for g in (Grant(obj, *x) for x in held_items - wanted_items) if relevant(g)]
+            missing += [Grant(obj, *x) for x in wanted_items - held_items]
+            missing += [
+                g for g in (Grant(obj, *x) for x in wanted_items & held_items) if not relevant(g)
+            ]
+            continue
+        revoke = [x for x in held_items - wanted_items if relevant_item(x[0], is_managed)]
+        grant = [
+            *(wanted_items - held_items),
+            *(x for x in wanted_items & held_items if not relevant_item(x[0], is_managed)),
+        ]
+        for obj in objects if revoke or grant else ():
+            extra += [Grant(obj, *x) for x in revoke]
+            missing += [Grant(obj, *x) for x in grant]
+
+    def holds(grants: frozenset[Grant], relations: Relations, g: Grant) -> bool:
+        items = relations.get(g.object)
+        if items is not None:
+            return (g.grantee, g.privilege, g.grantable) in items
+        return g in grants
+
     have: dict[Key, dict[str, bool]] = defaultdict(dict)
     want: dict[Key, dict[str, bool]] = defaultdict(dict)
     for source, into in ((extra, have), (missing, want)):
@@ -156,7 +266,7 @@ def grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> li
     table_revokes = {(obj, grantee, p) for obj, grantee, p in revoked if obj.kind == "table"}
     if table_revokes or lost:
         for g in wanted:
-            if g.object.kind == "column" and g in live_grants:
+            if g.object.kind == "column" and holds(live_grants, live_relations, g):
                 table_level = (_table_of(g.object), g.grantee, g.privilege) in table_revokes
                 if table_level or Grant(g.object, g.grantee, g.privilege) in lost:
                     want[g.object, g.grantee][g.privilege] = g.grantable
@@ -164,7 +274,11 @@ def grant_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> li
     # the wanted grants (plain or grantable: one of them at most) held that a CASCADE takes
     for item in lost:
         for g in (item, Grant(item.object, item.grantee, item.privilege, True)):
-            if g.object.kind != "column" and g in wanted and g in live_grants:
+            if (
+                g.object.kind != "column"
+                and holds(wanted, wanted_relations, g)
+                and holds(live_grants, live_relations, g)
+            ):
                 others = live.grantors.get((g.object, g.grantee, g.privilege), frozenset())
                 if not others - {grantor for _, grantor, _ in passed_on}:
                     want[g.object, g.grantee][g.privilege] = g.grantable

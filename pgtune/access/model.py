@@ -17,6 +17,7 @@ canonical form, so equal states compare equal:
   live side and canonicalised to the same form on the desired side (expressions.py).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple, TypeVar
 
@@ -151,6 +152,16 @@ class DefaultPrivilege:
 
 
 GrantLike = TypeVar("GrantLike", Grant, DefaultPrivilege)
+# A grant without its object: (grantee, privilege, grantable), see ClusterState.relation_grants.
+Item = tuple[str, str, bool]
+
+
+def strongest_items(items: Iterable[Item]) -> frozenset[Item]:
+    """One item per grantee and privilege: grantable wins over plain (as merge_grantors and
+    the expansion merge Grants)."""
+    found = frozenset(items)
+    shadowed = {(grantee, p, False) for grantee, p, grantable in found if grantable} & found
+    return found - shadowed if shadowed else found
 
 
 def without_grant_option(item: GrantLike) -> GrantLike:
@@ -242,6 +253,19 @@ class ClusterState:
     # that granted it (WITH GRANT OPTION chains). A plain REVOKE by the owner or a superuser
     # does not remove those items; the diff revokes them as their grantor.
     grantors: dict[tuple[ObjectRef, str, str], frozenset[str]] = field(default_factory=dict)
+    # Grants on tables and sequences held per object, as item sets shared by the objects that
+    # hold the same ones (the grouped inspection and expansion: a few hundred distinct sets
+    # for hundreds of thousands of grants). An object's grants are in ``grants`` or here, never
+    # both; ``all_grants()`` is the union.
+    relation_grants: dict[ObjectRef, frozenset[Item]] = field(default_factory=dict)
+
+    def all_grants(self) -> frozenset[Grant]:
+        """Every grant, ``relation_grants`` spelled out as Grants."""
+        if not self.relation_grants:
+            return self.grants
+        return self.grants | {
+            Grant(obj, *item) for obj, items in self.relation_grants.items() for item in items
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,10 @@ def _plan_policy(policy: Policy, dsn: str, set_passwords: bool) -> Planned:
         # reported with its line by expand, not a connection error.
         expand(policy, {}, major=major)
     with pg.errors_mapped(dsn, "inspection failed on"):
-        inspection = inspect_cluster(connect, [db for db in policy.databases if db in existing])
+        # grouped: grants on tables and sequences held per shared ACL, not per item
+        inspection = inspect_cluster(
+            connect, [db for db in policy.databases if db in existing], grouped=True
+        )
     blind = [db for db in policy.databases if db in existing and db not in inspection.inventories]
     if blind:
         reasons = "; ".join(u for u in inspection.unreadable if any(db in u for db in blind))
@@ -92,7 +95,7 @@ def _plan_policy(policy: Policy, dsn: str, set_passwords: bool) -> Planned:
             + (f" ({reasons})" if reasons else "")
             + ": nothing planned (pgtune does not guess what it cannot see)"
         )
-    desired, scope = expand(policy, inspection.inventories, major=inspection.major)
+    desired, scope = expand(policy, inspection.inventories, major=inspection.major, grouped=True)
     # RLS expressions are compared through the server without locks or DDL (EXPLAIN only).
     expressions = ServerExpressions(
         connector(dsn, user_search_path=True),

@@ -181,7 +181,7 @@ def export(
 
     databases = database or [first_database(dsn)]
     with fewer_gc_passes():  # hundreds of thousands of acyclic model objects (as plans do)
-        inspection = inspect_cluster(connector(dsn), databases)
+        inspection = inspect_cluster(connector(dsn), databases, grouped=True)
         for item in inspection.unreadable:
             say(f"pgtune: could not read: {item}")
         text = export_policy(inspection, databases)

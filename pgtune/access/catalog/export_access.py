@@ -11,6 +11,7 @@ privileges on types and schemas, ...) becomes a note.
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from pgtune.access import model
@@ -116,12 +117,54 @@ def _sort_grants(
             predefined.append(grant)
             continue
         (grantable if grant.grantable else plain).add(grant, role)
+    _sort_relations(state, roles, databases, plain, grantable, predefined)
     for grant in sorted(predefined):
         out.notes.append(
             f"{describe(grant.object)}: {grant.grantee!r} holds {grant.privilege}: grants to "
             "predefined roles are not expressed"
         )
     return plain, grantable, public_functions
+
+
+def _sort_relations(
+    state: model.ClusterState,
+    roles: set[str],
+    databases: Sequence[str],
+    plain: _Sorted,
+    grantable: _Sorted,
+    predefined: list[model.Grant],
+) -> None:
+    """``_Sorted.add`` for the grants held as item sets (``ClusterState.relation_grants``):
+    each set sorted once per schema and kind, its privilege sets shared by its objects."""
+    groups: dict[tuple[int, str, str, str], tuple[frozenset[model.Item], list[str]]] = {}
+    for obj, items in state.relation_grants.items():
+        if not items or obj.database not in databases:
+            continue
+        key = (id(items), obj.database, obj.kind, obj.schema or "")
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (items, [obj.name or ""])
+        else:
+            group[1].append(obj.name or "")
+    for (_, database, kind, schema), (items, names) in groups.items():
+        by_role: dict[tuple[bool, str], set[str]] = defaultdict(set)
+        for grantee, privilege, option in items:
+            # PUBLIC's privileges on tables and sequences are `role: PUBLIC` entries (none of
+            # them is a built-in default, see _public_builtin)
+            role = model.PUBLIC_KEYWORD if grantee == model.PUBLIC else grantee
+            if grantee != model.PUBLIC and grantee not in roles:
+                for name in names:
+                    obj = model.ObjectRef(kind, database, schema, name)  # type: ignore[arg-type]
+                    predefined.append(model.Grant(obj, grantee, privilege, option))
+                continue
+            by_role[option, role].add(privilege)
+        for (option, role), privileges in by_role.items():
+            held = (grantable if option else plain).relations[(database, role, kind, schema)]
+            if held.keys().isdisjoint(names):
+                held.update(zip(names, repeat(privileges)))  # one set, read only from here
+            else:
+                for name in names:
+                    held[name] = held[name] | privileges
 
 
 def _default_key(d: model.DefaultPrivilege) -> tuple[str, ...]:

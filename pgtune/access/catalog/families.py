@@ -23,6 +23,7 @@ from pgtune.access.catalog.rows import (
     FunctionRow,
     MembershipRow,
     PolicyRow,
+    RelationGroupRow,
     RelationRow,
     RoleRow,
     SchemaRow,
@@ -81,6 +82,8 @@ class DatabasePart:
     inventory: model.Inventory | None = None
     function_types: dict[tuple[str, str, str], str] = field(default_factory=dict)
     refs: dict[tuple[str, str, str], model.ObjectRef] = field(default_factory=dict)
+    # tables and sequences -> their items, with ``grouped`` (ClusterState.relation_grants)
+    relation_grants: dict[model.ObjectRef, frozenset[model.Item]] = field(default_factory=dict)
 
 
 def membership_query(major: int) -> str:
@@ -133,10 +136,12 @@ def _row_grantors(
             into.setdefault((obj, grantee, privilege), set()).add(owner if by is None else by)
 
 
-def read_database(fetch: Fetch, database: str) -> DatabasePart:
+def read_database(fetch: Fetch, database: str, *, grouped: bool = False) -> DatabasePart:
+    """``grouped``: read tables and sequences grouped by ACL (relation_groups.sql) into
+    ``relation_grants`` instead of one Grant per item in ``grants``."""
     part = DatabasePart(database)
     schemas = _schemas(fetch, part)
-    tables, sequences = _relations(fetch, part)
+    tables, sequences = _relation_groups(fetch, part) if grouped else _relations(fetch, part)
     columns = _columns(fetch, part)
     functions = _functions(fetch, part)
     part.default_privileges.extend(
@@ -216,6 +221,62 @@ def _relations(
                 )
         if row.has_rls:
             ref = model.TableRef(part.database, row.schema, row.name)
+            part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
+    return tables, sequences
+
+
+_NO_ITEMS: frozenset[model.Item] = frozenset()
+
+
+def _relation_groups(
+    fetch: Fetch, part: DatabasePart
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """What ``_relations`` reads, from one row per schema, kind, owner, RLS flags and ACL: each
+    group's items are merged once (grantable wins, as merge_grantors does) and that set is
+    shared by its relations in ``part.relation_grants``."""
+    relations: list[tuple[str, str, RelationGroupRow, str, frozenset[model.Item]]] = []
+    for row in fetch("relation_groups", RelationGroupRow):
+        schema, owner = intern(row.schema), intern(row.owner)
+        items = _NO_ITEMS
+        if row.grantees and row.privileges and row.grantable:
+            items = model.strongest_items(
+                zip(
+                    map(intern, row.grantees),
+                    map(intern, row.privileges),
+                    row.grantable,
+                    strict=True,
+                )
+            )
+        relations.extend((schema, name, row, owner, items) for name in row.names)
+    # the order relations.sql reads them in (its ORDER BY; names compare as C, as here)
+    relations.sort(key=lambda r: (r[0], r[1]))
+    tables: dict[tuple[str, str], str] = {}
+    sequences: dict[tuple[str, str], str] = {}
+    refs, owners, held = part.refs, part.owners, part.relation_grants
+    for schema, name, row, owner, items in relations:
+        if row.kind == "sequence":
+            sequences[schema, name] = owner
+            obj = model.ObjectRef("sequence", part.database, schema, name)
+        else:
+            tables[schema, name] = owner
+            obj = model.ObjectRef("table", part.database, schema, name)
+        refs[obj.kind, schema, name] = obj
+        owners[obj] = owner
+        held[obj] = items
+        if row.grantors and any(by is not None for by in row.grantors):
+            # rare: granted by a holder of the grant option, not the owner
+            _row_grantors(
+                part.grantors,
+                [
+                    (obj, grantee, privilege, by)
+                    for grantee, privilege, by in zip(
+                        row.grantees or (), row.privileges or (), row.grantors, strict=True
+                    )
+                ],
+                owner,
+            )
+        if row.has_rls:
+            ref = model.TableRef(part.database, schema, name)
             part.rls_tables[ref] = model.RlsTable(ref, row.rls_enabled, row.rls_forced)
     return tables, sequences
 

@@ -94,13 +94,19 @@ def _why_not(facts: ClusterPart, database: str) -> str | None:
     return None
 
 
-def inspect_cluster(connect: Connect, databases: Sequence[str]) -> Inspection:
+def inspect_cluster(
+    connect: Connect, databases: Sequence[str], *, grouped: bool = False
+) -> Inspection:
     """Read roles, memberships, privileges, default privileges and RLS from a live cluster.
 
     ``connect(dbname)`` returns a new connection, which is used for that database only and
     closed. Cluster-wide families are read through the first database that accepts us. A
     database that cannot be read is listed in ``Inspection.unreadable``; when none can,
     :class:`ConnectError` says why for each.
+
+    ``grouped``: tables and sequences are read grouped by ACL on the server and their grants
+    held per object as shared item sets (``ClusterState.relation_grants``), not as one Grant
+    per item in ``ClusterState.grants`` (what plans and exports of large clusters read).
     """
     wanted = list(dict.fromkeys(databases))
     if not wanted:
@@ -132,7 +138,7 @@ def inspect_cluster(connect: Connect, databases: Sequence[str]) -> Inspection:
                 with _snapshot(conn):
                     if cluster is None:
                         cluster = read_cluster(fetch, major, wanted)
-                    parts[database] = read_database(fetch, database)
+                    parts[database] = read_database(fetch, database, grouped=grouped)
             except psycopg.errors.InsufficientPrivilege as exc:
                 if cluster is None:
                     raise
@@ -165,8 +171,10 @@ def _state(cluster: ClusterPart, parts: Iterable[DatabasePart]) -> model.Cluster
     rls: dict[model.TableRef, model.RlsTable] = {}
     policies: dict[tuple[model.TableRef, str], model.RlsPolicy] = {}
     grantors = dict(cluster.grantors)
+    relation_grants: dict[model.ObjectRef, frozenset[model.Item]] = {}
     for part in parts:
         grantors.update(part.grantors)
+        relation_grants.update(part.relation_grants)
         grants.extend(part.grants)
         defaults.extend(part.default_privileges)
         owners.update(part.owners)
@@ -181,4 +189,5 @@ def _state(cluster: ClusterPart, parts: Iterable[DatabasePart]) -> model.Cluster
         policies=policies,
         owners=owners,
         grantors={key: frozenset(names) for key, names in grantors.items()},
+        relation_grants=relation_grants,
     )

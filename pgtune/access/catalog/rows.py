@@ -83,6 +83,24 @@ class RelationRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RelationGroupRow:
+    """The relations of one schema and kind that share owner, RLS flags and ACL, with that
+    ACL's items once (relation_groups.sql)."""
+
+    schema: str
+    kind: str  # "table" or "sequence"
+    has_rls: bool
+    rls_enabled: bool
+    rls_forced: bool
+    owner: str
+    names: list[str]  # in no particular order
+    grantees: list[str] | None  # role names or "" for PUBLIC (model.PUBLIC); None: no items
+    privileges: list[str] | None
+    grantable: list[bool] | None
+    grantors: list[str | None] | None  # None: the owner granted it
+
+
+@dataclass(frozen=True, slots=True)
 class ColumnsRow:
     """One table's columns and their ACL items (columns.sql aggregates them)."""
 

@@ -39,6 +39,7 @@ Representation, shared with the catalog inspector (both sides must use the same 
 
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import chain
 from typing import TypeVar
 
 from pgtune.access.model import (
@@ -48,6 +49,7 @@ from pgtune.access.model import (
     DefaultPrivilege,
     Grant,
     Inventory,
+    Item,
     Membership,
     ObjectRef,
     RlsPolicy,
@@ -55,10 +57,11 @@ from pgtune.access.model import (
     Scope,
     TableRef,
     function_ref,
+    strongest_items,
     without_grant_option,
 )
 from pgtune.access.policy.document import Policy
-from pgtune.access.policy.expand_access import Index, expand_entry
+from pgtune.access.policy.expand_access import Contributions, Index, expand_entry
 from pgtune.access.policy.names import format_table
 from pgtune.access.policy.problems import PolicyError, Problem, did_you_mean
 
@@ -168,6 +171,20 @@ def _strongest(items: set[_G]) -> frozenset[_G]:
     return frozenset(items - shadowed)
 
 
+def _shared(relations: Contributions) -> dict[ObjectRef, frozenset[Item]]:
+    """Each relation's items, merged as ``_strongest`` merges Grants; relations granted by the
+    same entries share one set."""
+    merged: dict[tuple[frozenset[Item], ...], frozenset[Item]] = {}
+    out: dict[ObjectRef, frozenset[Item]] = {}
+    for ref, contributions in relations.items():
+        key = tuple(contributions)
+        items = merged.get(key)
+        if items is None:
+            items = merged[key] = strongest_items(chain.from_iterable(contributions))
+        out[ref] = items
+    return out
+
+
 def _memberships(policy: Policy, major: int, problems: list[Problem]) -> frozenset[Membership]:
     if major >= 16:
         return frozenset(policy.memberships)
@@ -237,14 +254,19 @@ def expand(
     *,
     major: int,
     canonicalize: Canonicalize | None = None,
+    grouped: bool = False,
 ) -> tuple[ClusterState, Scope]:
     """The desired state of what ``policy`` manages, on the objects in ``inventories``
-    (database name → Inventory), for a server of version ``major``; and the Scope."""
+    (database name → Inventory), for a server of version ``major``; and the Scope.
+
+    ``grouped``: grants on tables and sequences are in ``ClusterState.relation_grants`` (item
+    sets shared by the relations that get the same ones), not in ``grants``."""
     problems: list[Problem] = []
     found = _inventories(policy, inventories, problems)
     grants: set[Grant] = set()
     defaults: set[DefaultPrivilege] = set()
     indexes = {name: Index(inventory) for name, inventory in found.items()}
+    relations: Contributions | None = {} if grouped else None
     for entry in policy.access:
         if major < 17 and "MAINTAIN" in entry.privileges.table:
             problems.append(
@@ -255,7 +277,9 @@ def expand(
         inventory = found.get(entry.database)
         if inventory is None:
             continue
-        expansion = expand_entry(entry, inventory, policy.default_owners, indexes[entry.database])
+        expansion = expand_entry(
+            entry, inventory, policy.default_owners, indexes[entry.database], relations
+        )
         grants |= expansion.grants
         defaults |= expansion.defaults
         problems += expansion.problems
@@ -277,6 +301,7 @@ def expand(
         memberships=memberships,
         grants=_strongest(grants),
         default_privileges=_strongest(defaults),
+        relation_grants=_shared(relations) if relations else {},
         rls_tables=rls_tables,
         policies=rls_policies,
         owners=owners,

@@ -11,6 +11,7 @@ from pgtune.access.model import (
     DefaultPrivilege,
     Grant,
     Inventory,
+    Item,
     ObjectRef,
     function_ref,
 )
@@ -22,11 +23,33 @@ from pgtune.access.policy.problems import Problem, did_you_mean
 _new_grant: Callable[[Iterable[object]], Grant] = partial(tuple.__new__, Grant)
 
 
+# Per table or sequence, the item sets of the entries that grant on it (grouped expansion).
+Contributions = dict[ObjectRef, list[frozenset[Item]]]
+
+
 @dataclass
 class Expansion:
     grants: set[Grant] = field(default_factory=set)
     defaults: set[DefaultPrivilege] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
+    # Grouped: grants on tables and sequences (without columns) go here instead of ``grants``.
+    relations: Contributions | None = None
+
+    def grant_on(
+        self, refs: list[ObjectRef], role: str, privileges: tuple[str, ...], option: bool
+    ) -> None:
+        """Every privilege on every relation in ``refs``."""
+        if self.relations is None:
+            self.grants.update(_grants(refs, role, privileges, option))
+            return
+        items = frozenset((role, p, option) for p in privileges)
+        relations = self.relations
+        for ref in refs:
+            found = relations.get(ref)
+            if found is None:
+                relations[ref] = [items]
+            else:
+                found.append(items)
 
 
 def _where(database: str, schemas: tuple[str, ...]) -> str:
@@ -124,8 +147,9 @@ def _tables(entry: AccessEntry, index: Index, out: Expansion) -> None:
     relations = _relations(entry, index.relations("table"), entry.tables, "table", out)
     if not entry.columns:
         # an owner holds every privilege on what it owns
-        refs = [ref for _, _, owner, ref in relations if owner != role]
-        out.grants.update(_grants(refs, role, privileges, option))
+        out.grant_on(
+            [ref for _, _, owner, ref in relations if owner != role], role, privileges, option
+        )
         return
     for schema, table, owner, _ in relations:
         if owner == role:
@@ -151,8 +175,7 @@ def _sequences(entry: AccessEntry, index: Index, out: Expansion) -> None:
         return
     role, option = entry.role, entry.grant_option
     relations = _relations(entry, index.relations("sequence"), entry.sequences, "sequence", out)
-    refs = [ref for _, _, owner, ref in relations if owner != role]
-    out.grants.update(_grants(refs, role, privileges, option))
+    out.grant_on([ref for _, _, owner, ref in relations if owner != role], role, privileges, option)
 
 
 def _grants(
@@ -220,11 +243,17 @@ def _defaults(entry: AccessEntry, owners: tuple[str, ...], out: Expansion) -> No
 
 
 def expand_entry(
-    entry: AccessEntry, inventory: Inventory, owners: tuple[str, ...], index: Index | None = None
+    entry: AccessEntry,
+    inventory: Inventory,
+    owners: tuple[str, ...],
+    index: Index | None = None,
+    relations: Contributions | None = None,
 ) -> Expansion:
-    """``index``: the inventory's :class:`Index`, shared by the entries of one database."""
+    """``index``: the inventory's :class:`Index`, shared by the entries of one database.
+    ``relations``: grouped, the grants on tables and sequences (without columns) are added to
+    it, per relation, instead of ``Expansion.grants``."""
     index = index if index is not None and index.inventory is inventory else Index(inventory)
-    out = Expansion()
+    out = Expansion(relations=relations)
     _containers(entry, inventory, out)
     _tables(entry, index, out)
     _sequences(entry, index, out)
