@@ -199,6 +199,70 @@ def test_unmanaged_members_of_managed_groups_are_reported_or_revoked(cluster, tm
     assert plan_sql(cluster, revoke) == []
 
 
+def test_default_privileges_to_unlisted_roles_follow_unmanaged_roles(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run(
+        cluster,
+        "CREATE ROLE app_owner",
+        "CREATE ROLE mallory LOGIN",
+        'CREATE ROLE "PUBLIC"',
+        "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA public"
+        " GRANT SELECT, UPDATE ON TABLES TO mallory",
+        'ALTER DEFAULT PRIVILEGES FOR ROLE app_owner GRANT USAGE ON SEQUENCES TO "PUBLIC"',
+    )
+    text = """\
+        version: 1
+        settings: {unmanaged_roles: %s}
+        roles: {app_owner: {}}
+        databases: {app: {schemas: {public: {}}}}
+        default_privileges: {owners: [app_owner]}
+    """
+    ignore = write(tmp_path, text % "ignore", "ignore.yaml")
+    assert plan_sql(cluster, ignore) == []
+    report = write(tmp_path, text % "report", "report.yaml")
+    document = parse_policy(report.read_text(), "report.yaml")
+    assert [c.report_only for c in plan_policy(document, dsn_of(cluster)).changes] == [True, True]
+    revoke = write(tmp_path, text % "revoke", "revoke.yaml")
+    assert plan_sql(cluster, revoke) == [
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "app_owner" REVOKE USAGE ON SEQUENCES FROM "PUBLIC";',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "app_owner" IN SCHEMA "public" REVOKE SELECT, UPDATE'
+        ' ON TABLES FROM "mallory";',
+    ]
+    apply(cluster, revoke)
+    assert plan_sql(cluster, revoke) == []
+    assert rows(cluster, "SELECT 1 FROM pg_default_acl") == []
+
+
+def test_only_the_grant_create_role_makes_is_creation_bookkeeping(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """16+: a CREATEROLE role that creates a role gets ADMIN on it (granted by the bootstrap
+    superuser, no INHERIT / SET): not reported, IN ROLE clauses or not. The same grant made
+    later by a superuser is recorded the same way but is a member the policy does not list."""
+    if cluster.major < 16:
+        pytest.skip("no implicit ADMIN grant before PostgreSQL 16")
+    run(
+        cluster,
+        "CREATE ROLE creator LOGIN CREATEROLE",
+        "CREATE ROLE mallory LOGIN CREATEROLE",
+        "GRANT pg_monitor TO creator WITH ADMIN TRUE",
+    )
+    run(cluster, "CREATE ROLE m LOGIN IN ROLE pg_monitor", "CREATE ROLE n", user="creator")
+    run(cluster, "GRANT n TO mallory WITH ADMIN TRUE, INHERIT FALSE, SET FALSE")
+    policy = write(
+        tmp_path,
+        """\
+        version: 1
+        settings: {unmanaged_roles: revoke}
+        roles: {m: {login: true, member_of: [pg_monitor]}, n: {}}
+        databases: {app: {}}
+        """,
+    )
+    # creator's ADMIN on m and n is bookkeeping; the same grant to mallory is not
+    assert plan_sql(cluster, policy) == ['REVOKE "n" FROM "mallory" GRANTED BY "postgres";']
+    apply(cluster, policy)
+    assert plan_sql(cluster, policy) == []
+    creator = "SELECT roleid::regrole::text FROM pg_auth_members WHERE member = 'creator'::regrole"
+    assert sorted(rows(cluster, creator)) == [("m",), ("n",), ("pg_monitor",)]
+
+
 def test_list_settings_survive_export_and_apply(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
     run(
         cluster,

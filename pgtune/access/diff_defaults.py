@@ -46,7 +46,9 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
             # owner's new objects (per schema, or tables / sequences / schemas globally) is
             # beyond the policy, which never grants to PUBLIC.
             return d in public_managed or d.schema is not None or not _builtin(d)
-        return d.grantee in scope.roles
+        # a role the policy does not list (a real role named "PUBLIC" too, predefined roles
+        # too): as for grants on objects, settings.unmanaged_roles
+        return d.grantee in scope.roles or scope.unmanaged_roles != "ignore"
 
     want: dict[tuple[str, str, str | None, str, str], dict[str, bool]] = defaultdict(dict)
     for d in desired.default_privileges:
@@ -71,6 +73,12 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
         where = f"{objtype} {shown(owner)} creates in " + (
             shown_qualified(database, schema) if schema else shown(database)
         )
+        unlisted = grantee != PUBLIC and grantee not in scope.roles
+        report = unlisted and scope.unmanaged_roles == "report"
+        who = grantee_text(grantee)
+        if unlisted:
+            who = f"role {shown(grantee)}, which the policy does not list,"
+        note = " (report only: settings.unmanaged_roles is report)" if report else ""
         gone = sorted(p for p in h if p not in w)
         if gone:
             changes.append(
@@ -80,8 +88,8 @@ def default_changes(live: ClusterState, desired: ClusterState, scope: Scope) -> 
                     sql.SQL("{} REVOKE {} ON {} FROM {}").format(
                         prefix, keywords(gone), objects, ident(grantee)
                     ),
-                    f"{grantee_text(grantee)} would get {', '.join(gone)} on new {where}, "
-                    "beyond the policy",
+                    f"{who} would get {', '.join(gone)} on new {where}, beyond the policy{note}",
+                    report_only=report,
                 )
             )
         # A GRANT without GRANT OPTION does not take a grant option away (it would be a no-op

@@ -130,7 +130,7 @@ def membership_changes(
     """Memberships of managed members are managed as a whole. On the group side, a role the
     policy does not list that is a member of a managed role is reported, revoked or ignored
     (``scope.unmanaged_roles``); never the role running the plan, nor the ADMIN-only grant
-    PostgreSQL 16+ gives a CREATEROLE role on the roles it creates."""
+    PostgreSQL 16+ itself gives a CREATEROLE role on the roles it creates (`_creator_grant`)."""
     have = {(m.group, m.member): m for m in live.memberships if m.member in scope.roles}
     want = {(m.group, m.member): m for m in desired.memberships}
     changes: list[Change] = []
@@ -160,9 +160,10 @@ def membership_changes(
                 or _creator_grant(m, live)
             ):
                 continue
+            admin = " with ADMIN OPTION (it may grant it, to itself too)" if m.admin else ""
             why = (
                 f"{shown(m.member)}, a role the policy does not list, is a member of "
-                f"{shown(m.group)} (unmanaged_roles: {scope.unmanaged_roles})"
+                f"{shown(m.group)}{admin} (unmanaged_roles: {scope.unmanaged_roles})"
             )
             changes += _revokes(m, major, why, report_only=scope.unmanaged_roles == "report")
     return changes
@@ -170,10 +171,15 @@ def membership_changes(
 
 def _creator_grant(m: Membership, live: ClusterState) -> bool:
     """PostgreSQL 16+ makes a CREATEROLE role that creates a role its ADMIN (without INHERIT
-    or SET, unless createrole_self_grant says otherwise): bookkeeping, not access."""
+    or SET; createrole_self_grant adds a grant of its own, which is reported): bookkeeping,
+    not access. Only that grant, as the catalog shows it (``Membership.creation_grant``: the
+    bootstrap superuser's grant made by the CREATE ROLE itself), held by a CREATEROLE role
+    (or a superuser): the same ADMIN-only grant made otherwise (by a superuser, or by a role
+    with ADMIN) is a member the policy does not list."""
     member = live.roles.get(m.member)
     return (
-        member is not None
+        m.creation_grant
+        and member is not None
         and (member.createrole or member.superuser)
         and m.admin
         and m.inherit is False

@@ -84,6 +84,9 @@ class Membership:
     # Live side, 16+: the roles that granted it (a membership exists once per grantor); not
     # part of equality. Empty before 16 and on the desired side.
     grantors: tuple[str, ...] = field(default=(), compare=False)
+    # Live side, 16+: its only grant is the ADMIN one CREATE ROLE gave the CREATEROLE role
+    # that created the group (catalog/queries/memberships.sql); not part of equality.
+    creation_grant: bool = field(default=False, compare=False)
 
 
 class ObjectRef(NamedTuple):

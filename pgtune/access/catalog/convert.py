@@ -81,6 +81,7 @@ def membership(row: MembershipRow) -> model.Membership:
         inherit=row.inherit,
         set=row.set_option,
         grantors=tuple(sorted(row.grantors or ())),
+        creation_grant=bool(row.creation_grant),
     )
 
 

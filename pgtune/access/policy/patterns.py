@@ -17,8 +17,70 @@ def name_matches(pattern: str, name: str) -> bool:
     return pattern == name or fnmatchcase(name, pattern)
 
 
+_SPACE = " \t\n\r\f\v"
+
+
+def _outside_quotes(text: str) -> list[bool]:
+    """Per character of SQL text, whether it is outside double-quoted identifiers (the quote
+    characters themselves are not; ``""`` inside quotes is an escaped quote).
+
+    >>> "".join("o" if out else "q" for out in _outside_quotes('a "b,""c" d'))
+    'ooqqqqqqqoo'
+    """
+    out: list[bool] = []
+    quoted = False
+    for c in text:
+        if c == '"':
+            quoted = not quoted  # "" inside quotes: out and straight back in
+            out.append(False)
+        else:
+            out.append(not quoted)
+    return out
+
+
 def _split_args(args: str) -> list[str]:
-    return [a.strip() for a in args.split(",")] if args.strip() else []
+    """Arguments split at the commas outside double quotes, each without the whitespace
+    outside quotes at its ends (whitespace inside a quoted argument name is kept).
+
+    >>> _split_args(' a integer,"b, c" text , "x) " int ')
+    ['a integer', '"b, c" text', '"x) " int']
+    >>> _split_args("  ")
+    []
+    """
+    if '"' not in args:  # the usual case, no quoted names: a plain split
+        plain = [a.strip(_SPACE) for a in args.split(",")]
+        return [] if plain == [""] else plain
+    outside = _outside_quotes(args)
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    for index, c in enumerate(args):
+        if c == "," and outside[index]:
+            pieces.append((start, index))
+            start = index + 1
+    pieces.append((start, len(args)))
+    result: list[str] = []
+    for begin, end in pieces:
+        while begin < end and args[begin] in _SPACE and outside[begin]:
+            begin += 1
+        while end > begin and args[end - 1] in _SPACE and outside[end - 1]:
+            end -= 1
+        result.append(args[begin:end])
+    return [] if result == [""] else result
+
+
+def _argument_matches(mine: str, theirs: str) -> bool:
+    """An argument as written against the server's: equal, or its type after the argument
+    name (the two separated by a space outside quotes).
+
+    >>> _argument_matches("integer", '"x) integer" integer')
+    True
+    >>> _argument_matches("integer", '"a integer"')
+    False
+    """
+    if mine == theirs:
+        return True
+    cut = len(theirs) - len(mine) - 1
+    return bool(mine) and cut > 0 and theirs.endswith(" " + mine) and _outside_quotes(theirs)[cut]
 
 
 def arguments_match(written: str, identity: str) -> bool:
@@ -35,27 +97,38 @@ def arguments_match(written: str, identity: str) -> bool:
     False
     >>> arguments_match("", "")
     True
+    >>> arguments_match("integer", '"a, b" integer'), arguments_match("integer", '"a, integer"')
+    (True, False)
     """
     mine, theirs = _split_args(written), _split_args(identity)
     return len(mine) == len(theirs) and all(
-        m == t or t.endswith(" " + m) for m, t in zip(mine, theirs, strict=True)
+        _argument_matches(m, t) for m, t in zip(mine, theirs, strict=True)
     )
 
 
 def _split_call(text: str) -> tuple[str, str] | None:
     """``name(args)`` split at the parenthesis that opens the trailing group, so a name that
-    itself holds parentheses keeps them: ``f(x)(integer)`` is ``f(x)`` with ``integer``.
+    itself holds parentheses keeps them: ``f(x)(integer)`` is ``f(x)`` with ``integer``. In the
+    group, parentheses inside double-quoted argument names do not count; the name is kept
+    exactly as written (whitespace included: names are exact).
 
     >>> _split_call("f(x)(integer)"), _split_call("total(integer)"), _split_call("total")
     (('f(x)', 'integer'), ('total', 'integer'), None)
+    >>> _split_call('f10("x)" integer)'), _split_call('f\\n(x integer)')
+    (('f10', '"x)" integer'), ('f\\n', 'x integer'))
     """
     if not text.endswith(")"):
         return None
     depth = 0
+    quoted = False
     for index in range(len(text) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(text[index], 0)
-        if depth == 0:
-            return (text[:index].strip(), text[index + 1 : -1]) if index > 0 else None
+        c = text[index]
+        if c == '"':
+            quoted = not quoted  # read backwards, "" inside quotes still pairs up
+        elif not quoted:
+            depth += {")": 1, "(": -1}.get(c, 0)
+            if depth == 0:
+                return (text[:index], text[index + 1 : -1]) if index > 0 else None
     return None
 
 

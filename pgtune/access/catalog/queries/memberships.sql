@@ -8,7 +8,25 @@ SELECT g.rolname AS group_name,
        pg_catalog.bool_or(a.admin_option) AS admin,
        pg_catalog.bool_or(a.inherit_option) AS inherit,
        pg_catalog.bool_or(a.set_option) AS set_option,
-       pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(a.grantor)::text) AS grantors
+       pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(a.grantor)::text) AS grantors,
+       -- Every grant of the pair is the one CREATE ROLE made itself when a CREATEROLE role
+       -- (not a superuser) created the group: the bootstrap superuser as grantor, ADMIN
+       -- without INHERIT or SET, and made by that CREATE ROLE, which takes the role's OID,
+       -- then one for each IN ROLE grant of the new role, then this grant's. A superuser's
+       -- explicit GRANT looks the same but for its OID: made later, other OIDs lie between
+       -- (unless nothing took one since the CREATE ROLE: the catalog cannot tell that apart).
+       -- When in doubt (an IN ROLE grant revoked since, another session's OID between) it
+       -- is not one: pgtune reports it.
+       pg_catalog.bool_and(
+           a.grantor = 10::pg_catalog.oid
+           AND a.admin_option AND NOT a.inherit_option AND NOT a.set_option
+           AND a.oid::pg_catalog.int8 > g.oid::pg_catalog.int8
+           AND a.oid::pg_catalog.int8 - g.oid::pg_catalog.int8 - 1 = (
+               SELECT pg_catalog.count(*)
+               FROM pg_catalog.pg_auth_members AS i
+               WHERE i.member = a.roleid AND i.oid > g.oid AND i.oid < a.oid
+           )
+       ) AS creation_grant
 FROM pg_catalog.pg_auth_members AS a
 JOIN pg_catalog.pg_roles AS g ON g.oid = a.roleid
 JOIN pg_catalog.pg_roles AS m ON m.oid = a.member
