@@ -21,13 +21,14 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pgtune.tuning.budget import AUXILIARY_PROCESSES, Budget
 from pgtune.tuning.profiles import load_workload
+from pgtune.tuning.sizing.memory import lock_table_per_backend
 from pgtune.units import GB, KB, MB, human_size
 
 PGTUNE_WEB_REPO = "le0pard/pgtune"
@@ -90,9 +91,16 @@ class Inputs:
 
 
 def pgtune_json(
-    pg_config: Path, data_dir: Path, workload: str, storage: str | None, pg_version: int = 15
+    pg_config: Path,
+    data_dir: Path,
+    workload: str,
+    storage: str | None,
+    pg_version: int = 15,
+    extra: Sequence[str] = (),
+    timeout: float = 120,
 ) -> dict[str, Any]:
-    """``pgtune generate --format json -q`` for the benchmark's data directory."""
+    """``pgtune generate --format json -q`` for the benchmark's data directory (``extra``: more
+    arguments, e.g. ``--dsn DSN --observe 30s``)."""
     argv = [
         sys.executable,
         "-m",
@@ -112,7 +120,8 @@ def pgtune_json(
     ]
     if storage:
         argv += ["--storage", storage]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    argv += extra
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"pgtune generate exited {proc.returncode}: {proc.stderr.strip()}")
     doc: dict[str, Any] = json.loads(proc.stdout)
@@ -168,6 +177,9 @@ def pgtune_config(doc: Mapping[str, Any]) -> tuple[Config, Inputs]:
         active_bound=budget_doc.get("active_bound"),
         parallel_per_gather=budget_doc.get("parallel_per_gather"),
         page_tables_per_process=int(budget_doc.get("page_tables_per_process", 0)),
+        lock_table_per_backend=lock_table_per_backend(
+            int(doc["settings"].get("max_locks_per_transaction", {"setting": 64})["setting"])
+        ),
     )
     if budget.peak != int(budget_doc["peak_bytes"]):  # the rebuilt model must be pgtune's own
         raise RuntimeError(
