@@ -46,6 +46,26 @@ def test_pgbench_effect_smoke() -> None:
         assert label in proc.stdout
 
 
+ADVICE_OPTIMALITY = Path(__file__).resolve().parents[1] / "bench" / "advice_optimality" / "run.py"
+
+
+@pytest.mark.pg
+def test_advice_optimality_smoke() -> None:
+    """pgtune's mixed and dw configurations and one grid point each boot and run pgbench and the
+    analytic set; the report states pgtune's share of the best point and the budget checks."""
+    get_pg_binaries(15)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
+    proc = subprocess.run(
+        [sys.executable, str(ADVICE_OPTIMALITY), "--smoke", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    for label in ("read-write:", "select-only:", "analytic:", "of best", "inside the"):
+        assert label in proc.stdout
+
+
 @pytest.mark.pg
 @pytest.mark.parametrize("shape", ["dense", "sparse"])
 def test_roles_plan_smoke(shape: str) -> None:
@@ -86,3 +106,21 @@ def test_audit_scale_smoke(shape: str) -> None:
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "pgtune audit --format html / json" in proc.stdout
     assert "unreadable: nothing" in proc.stdout
+
+
+@pytest.mark.pg
+def test_observe_effect_smoke() -> None:
+    """Stock, hardware-only and observed (`pgtune generate --dsn --observe` taken under load)
+    configurations each boot and run pgbench read-write and the analytic set."""
+    get_pg_binaries(15)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
+    run = Path(__file__).resolve().parents[1] / "bench" / "observe_effect" / "run.py"
+    proc = subprocess.run(
+        [sys.executable, str(run), "--smoke", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    for label in ("read-write", "analytic", "observed (c) vs hardware-only (b)", "targets:"):
+        assert label in proc.stdout
