@@ -374,8 +374,12 @@ def med(values: Sequence[float]) -> float | None:
 
 
 def others_list(loads: Sequence[Any], limit: float) -> str:
-    vals = [x.load.others_pct for x in loads if x.load is not None]
-    return ", ".join(f"{v:.1f}" + ("*" if v > limit else "") for v in vals) + " %"
+    """Per configuration, its runs in the order measured (retries of noisy runs included)."""
+    parts = []
+    for key in KEYS:
+        vals = [x.load.others_pct for x in loads if x.config == key and x.load is not None]
+        parts.append(f"{key} " + ", ".join(f"{v:.1f}" + ("*" if v > limit else "") for v in vals))
+    return "; ".join(parts) + " %"
 
 
 @dataclass(frozen=True)
@@ -494,7 +498,8 @@ def targets(out: Outcome) -> str:
     fits = out.configs["c"].fits()
     yn = {True: "yes", False: "NO"}
     return (
-        f"c no requested ckpt {yn[no_req]}; c spills less {yn[fewer]}; c within budget {yn[fits]}"
+        f"c no requested ckpt {yn[no_req]}; c spills less than b or not at all {yn[fewer]}; "
+        f"c within budget {yn[fits]}"
     )
 
 
@@ -535,7 +540,7 @@ def report(out: Outcome, table: list[Row]) -> str:
             lines.append(f"  {key} {NAMES[key]:14} {r.cells[key]}")
         lines.append(f"  c vs b {r.c_vs_b}, c vs a {r.c_vs_a} (>1: c better)")
         lines.append(f"  signals: {r.signals}")
-        lines.append(f"  others' CPU per run (a b c by round; * noisy): {r.others}")
+        lines.append(f"  others' CPU per run (in order, retries included; * noisy): {r.others}")
     lines.append(f"targets: {targets(out)}")
     lines.append(f"{(out.finished - out.started) / 60:.1f} min")
     return "\n".join(lines)
@@ -559,8 +564,8 @@ rounds of the summed query latencies (min-max). *c vs b*, *c vs a*: ratio of med
 is better, with the per-round paired ratios. *signals*: requested/timed checkpoints summed over
 the measured read-write runs, median WAL per transaction, the explicit CHECKPOINT after each run;
 queries whose EXPLAIN shows temp blocks written and temp bytes per round (pg_stat_database).
-*others' CPU per run*: CPU of all other processes and steal during each run, a b c per round,
-`*` above 5 % (noisy).
+*others' CPU per run*: CPU of all other processes and steal during each run, per configuration in
+the order measured (retries of noisy runs included), `*` above 5 % (noisy).
 
 {TABLE_HEADER}
 {TABLE_RULE}
