@@ -396,6 +396,10 @@ class Line:
     others: list[float]
 
     @property
+    def over(self) -> bool:
+        return self.peak.endswith("OVER")
+
+    @property
     def ratio(self) -> float:
         return statistics.median(self.ratios) if self.ratios else 1.0
 
@@ -426,7 +430,7 @@ def summarise(out: Outcome) -> list[Line]:
                 if not vals:
                     continue
                 loads = [getattr(m, wl).load for m in runs]
-                peak = f"{pt.config.budget.peak / 1024**3:.1f}" + (
+                peak = f"{pt.config.budget.peak / 1024**3:.1f} GB" + (
                     "" if pt.config.fits() else " OVER"
                 )
                 lines.append(
@@ -443,6 +447,11 @@ def summarise(out: Outcome) -> list[Line]:
     return lines
 
 
+def best_line(lines: list[Line]) -> Line:
+    """The best point whose modelled peak is inside the budget (pgtune's always is)."""
+    return max((ln for ln in lines if not ln.over), key=lambda ln: ln.ratio)
+
+
 def verdicts(out: Outcome, lines: list[Line]) -> dict[str, str]:
     """Per workload: pgtune's share of the best point and the target's verdict."""
     res: dict[str, str] = {}
@@ -450,13 +459,16 @@ def verdicts(out: Outcome, lines: list[Line]) -> dict[str, str]:
         wl_lines = [ln for ln in lines if ln.workload == wl]
         if not wl_lines:
             continue
-        best = max(wl_lines, key=lambda ln: ln.ratio)
+        best = best_line(wl_lines)
         share = 1 / best.ratio if best.ratio > 1 else 1.0
         ok = "yes" if share >= TARGET else "NO"
         if share < TARGET and best.ratios and min(best.ratios) <= 1 / TARGET:
             ok += " (within noise)"
         who = "pgtune" if best.ratio <= 1 else f"{best.point}"
-        res[wl] = f"{100 * share:.1f} % of best ({who}); within 5 %: {ok}"
+        over = [f"{ln.point} x{ln.ratio:.3f}" for ln in wl_lines if ln.over and ln.ratio > 1]
+        res[wl] = f"{100 * share:.1f} % of best ({who}); within 5 %: {ok}" + (
+            f" (over the budget, not counted: {', '.join(over)})" if over else ""
+        )
     return res
 
 
@@ -513,7 +525,7 @@ def report(out: Outcome, lines: list[Line]) -> str:
             )
             text.append(
                 f"  {ln.point:<36} {ln.median:>10.1f} {unit[wl]:<4} {pr:<34} {ln.signals}; "
-                f"peak {ln.peak} GB"
+                f"peak {ln.peak}"
             )
     text.append("")
     text += [f"{WORKLOADS[wl]}: {v}" for wl, v in verdicts(out, lines).items()]
@@ -556,7 +568,7 @@ def table_rows(out: Outcome, lines: list[Line]) -> list[str]:
         if not wl_lines:
             continue
         base = next(ln for ln in wl_lines if ln.point == "pgtune")
-        best = max(wl_lines, key=lambda ln: ln.ratio)
+        best = best_line(wl_lines)
         best_text = (
             f"{best.point}: {best.median:.0f}, x{best.ratio:.3f} "
             f"({'/'.join(f'{r:.2f}' for r in best.ratios)})"
