@@ -54,26 +54,15 @@ _E_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
 def _string(token: str) -> str:
+    """A plain '...' literal holding a bad character, as the E'...' literal with that value."""
     if not any(_bad(ch) for ch in token):
         return token
-    body = token[1:-1].replace("''", "'")
-    out = []
-    for ch in body:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif ch in _E_ESCAPES:
-            out.append(_E_ESCAPES[ch])
-        elif _bad(ch):
-            code = ord(ch)
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    return "E'" + "".join(out) + "'"
+    body = token[1:-1].replace("''", "'").replace("\\", "\\\\").replace("'", "\\'")
+    return _estring("E'" + body + "'")
 
 
 def _estring(token: str) -> str:
+    """An E'...' literal with its bad characters spelled as escapes (the rest as it was)."""
     if not any(_bad(ch) for ch in token):
         return token
     out = []
