@@ -1,5 +1,5 @@
-"""The audit reads the ACLs of tables and sequences grouped (pgtune/audit/inspection.py,
-queries/relation_acls.sql); the access inspection reads one grant per item. On real
+"""The audit reads the ACLs of tables and sequences grouped (pgtune/audit/inspection.py on
+the access inspection's grouped read); the access inspection reads one grant per item. On real
 PostgreSQL 15 and 18, with every kind of relation and ACL the grouping must get right, both
 give the same state, the same findings and the same report, as the superuser and as a
 pg_monitor role that cannot read one database.

@@ -97,10 +97,10 @@ Granted = tuple[str, str, bool]  # (grantee, privilege, grantable): one item of 
 @dataclass(frozen=True, slots=True)
 class SharedAcl:
     """Tables or sequences of one schema that share their owner and their ACL, read as one
-    (queries/relation_acls.sql): a few hundred of them hold what would be millions of grants
-    at 20k tables. ``grants`` are the ACL's items as the inspection reads them (the owner's
-    own left out, one per grantee and privilege whatever the grantors, grantable if any
-    grant is), PUBLIC as ``PUBLIC`` (the empty name)."""
+    (the access inspection's grouped read, relation_groups.sql): a few hundred of them hold
+    what would be millions of grants at 20k tables. ``grants`` are the ACL's items as the
+    inspection reads them (the owner's own left out, one per grantee and privilege whatever
+    the grantors, grantable if any grant is), PUBLIC as ``PUBLIC`` (the empty name)."""
 
     database: str
     schema: str
