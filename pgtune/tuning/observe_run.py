@@ -13,7 +13,8 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from pgtune import pg
-from pgtune.names import shown, shown_qualified
+from pgtune.names import one_line, shown, shown_qualified
+from pgtune.sqltext import printable_sql
 from pgtune.tuning.check import (
     LiveSetting,
     _with_local_data_dir,
@@ -84,22 +85,26 @@ def statements(run: ObservedRun) -> list[str]:
     """ALTER ROLE / ALTER TABLE statements, each after a comment with its reason."""
     lines: list[str] = []
     for r in run.adjusted.roles:
-        lines.append(f"-- role {shown(r.role)}: {' '.join(r.reason.split())}")
+        lines.append(f"-- role {shown(r.role)}: {one_line(r.reason)}")
         lines.append(
-            sql.SQL("ALTER ROLE {} SET {} = {};")
-            .format(sql.Identifier(r.role), sql.Identifier(r.name), sql.Literal(r.value))
-            .as_string(None)
+            printable_sql(
+                sql.SQL("ALTER ROLE {} SET {} = {};")
+                .format(sql.Identifier(r.role), sql.Identifier(r.name), sql.Literal(r.value))
+                .as_string(None)
+            )
         )
     for t in run.adjusted.tables:
-        lines.append(f"-- table {shown_qualified(t.schema, t.table)}: {' '.join(t.reason.split())}")
+        lines.append(f"-- table {shown_qualified(t.schema, t.table)}: {one_line(t.reason)}")
         options = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(float(v)))
             for k, v in t.options
         )
         lines.append(
-            sql.SQL("ALTER TABLE {} SET ({});")
-            .format(sql.Identifier(t.schema, t.table), options)
-            .as_string(None)
+            printable_sql(
+                sql.SQL("ALTER TABLE {} SET ({});")
+                .format(sql.Identifier(t.schema, t.table), options)
+                .as_string(None)
+            )
         )
     return lines
 
