@@ -570,3 +570,48 @@ def test_one_finding_per_security_definer_function() -> None:
     # Not executable by PUBLIC: the search_path finding alone, without the revoke.
     [alone] = run_checks(snap(functions=[unpinned]))
     assert alone.id == "PGT-FUNC-001" and "REVOKE" not in alone.remediation
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("major", MAJORS)
+def test_a_role_named_public_never_reads_like_the_pseudo_role(
+    pg_cluster_factory: ClusterFactory, major: int
+) -> None:
+    """CREATE ROLE "PUBLIC" is allowed (only lowercase public is reserved). What a member gets
+    through that role and what everyone gets through PUBLIC must not read alike anywhere in the
+    review: JSON, Markdown and HTML."""
+    from pgtune.audit.report import build_report, cluster_section, render
+
+    cluster = pg_cluster_factory(major)
+    cluster.start()
+    run_sql(
+        cluster,
+        [
+            'CREATE ROLE "PUBLIC" NOLOGIN',
+            "CREATE ROLE alice LOGIN",
+            'GRANT "PUBLIC" TO alice',
+            "CREATE TABLE public.via_role (id int)",
+            "CREATE TABLE public.via_everyone (id int)",
+            'GRANT SELECT ON public.via_role TO "PUBLIC"',
+            "GRANT SELECT ON public.via_everyone TO PUBLIC",
+        ],
+    )
+    snapshot = collect(dsn_of(cluster))
+    reviews = review_snapshot(snapshot)
+    section = cluster_section(snapshot, run_checks(snapshot), reviews)
+    [alice] = [r for r in section["review"] if r["role"] == "alice"]
+    via = {
+        tuple(g["objects"]): g["via"]
+        for g in alice["privileges"]
+        if g["kind"] == "table" and g["privileges"] == ["SELECT"]
+    }
+    assert via == {("via_role",): ['"PUBLIC"'], ("via_everyone",): ["PUBLIC"]}
+
+    report = build_report([section])
+    md, html = render(report, "md"), render(report, "html")
+    line = "SELECT on 1 of 2 tables in postgres.public: {}"
+    assert line.format('via_role — via "PUBLIC"') in md
+    assert line.format("via_role — via PUBLIC") not in md
+    assert line.format("via_everyone — via PUBLIC") in md
+    assert line.format("via_role — via &#34;PUBLIC&#34;") in html
+    assert line.format("via_everyone — via PUBLIC") in html

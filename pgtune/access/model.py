@@ -24,6 +24,19 @@ from typing import Literal, NamedTuple, TypeVar
 PUBLIC = ""
 PUBLIC_KEYWORD = "PUBLIC"  # how files, statements and reasons spell PUBLIC
 
+
+def grantee_label(grantee: str) -> str:
+    """How a report's grantee list spells a grantee: ``PUBLIC`` for the pseudo-role; a role
+    that is itself named PUBLIC in any case (``CREATE ROLE "PUBLIC"`` is allowed, only
+    lowercase ``public`` is reserved) double-quoted as SQL needs it, so the two never read
+    alike; any other role by its name."""
+    if grantee == PUBLIC:
+        return PUBLIC_KEYWORD
+    if grantee.upper() == PUBLIC_KEYWORD:
+        return f'"{grantee}"'
+    return grantee
+
+
 ObjectKind = Literal["database", "schema", "table", "sequence", "function", "column"]
 DefaultObjectType = Literal["tables", "sequences", "functions", "types", "schemas"]
 PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pgtune import __version__
-from pgtune.access.model import PUBLIC, PUBLIC_KEYWORD, ClusterState, Membership, Role
+from pgtune.access.model import ClusterState, Membership, Role, grantee_label
 from pgtune.audit.model import SEVERITIES, Finding, Snapshot, severity_rank
 from pgtune.audit.review import OWNER, PrivilegeGroup, RoleReview, future_privilege_doc
 from pgtune.errors import DataError, UsageError
@@ -76,7 +76,7 @@ def group_doc(group: PrivilegeGroup) -> Doc:
     # Field by field rather than asdict(), which deep-copies every name (thousands of groups).
     doc = {name: getattr(group, name) for name in _GROUP_FIELDS}
     doc["except"] = doc.pop("excluded")
-    doc["via"] = [PUBLIC_KEYWORD if v == PUBLIC else v for v in doc["via"]]
+    doc["via"] = [grantee_label(v) for v in doc["via"]]
     return {key: list(v) if isinstance(v, tuple) else v for key, v in doc.items()}
 
 
@@ -475,10 +475,11 @@ def group_text(group: Mapping[str, Any], role: str | None = None) -> str:
         text = f"{verb} {count} of {total} {many} in {where}: {names_text(objects)}"
     if group.get("grantable"):
         text += f" [grant option: {', '.join(group['grantable'])}]"
-    via = [("direct grant" if v == role else v) for v in group.get("via") or ()]
+    own = None if role is None else grantee_label(role)  # "via" holds labels
+    via = [("direct grant" if v == own else v) for v in group.get("via") or ()]
     if via and not owned:
         text += f" — via {', '.join(via)}"
-    elif owned and via and role not in via:
+    elif owned and via and own not in via:
         text += f" — as {', '.join(via)}"
     if group.get("blocked"):
         text += f" — not usable: {group['blocked']}"

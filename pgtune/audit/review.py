@@ -41,7 +41,6 @@ from typing import Literal
 from pgtune.access.model import (
     PRIVILEGES,
     PUBLIC,
-    PUBLIC_KEYWORD,
     ClusterState,
     DefaultPrivilege,
     Grant,
@@ -49,6 +48,7 @@ from pgtune.access.model import (
     Membership,
     ObjectRef,
     Role,
+    grantee_label,
 )
 from pgtune.audit.model import Granted, SharedAcl, Snapshot
 
@@ -169,7 +169,7 @@ BUILTIN_DEFAULTS = {("functions", "EXECUTE"), ("types", "USAGE")}
 
 def future_privilege_doc(f: FuturePrivilege) -> dict[str, object]:
     """One ``future_privileges`` entry of the JSON report (``schema`` null: every schema;
-    PUBLIC in ``via`` spelled ``PUBLIC``)."""
+    ``via`` spelled by ``grantee_label``)."""
     return {
         "database": f.database,
         "owner": f.owner,
@@ -177,7 +177,7 @@ def future_privilege_doc(f: FuturePrivilege) -> dict[str, object]:
         "objtype": f.objtype,
         "privileges": list(f.privileges),
         "grantable": list(f.grantable),
-        "via": [PUBLIC_KEYWORD if v == PUBLIC else v for v in f.via],
+        "via": [grantee_label(v) for v in f.via],
         "set_role": f.set_role,
     }
 
