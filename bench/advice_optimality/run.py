@@ -12,14 +12,15 @@ and ``random_page_cost`` (x2 / 4). Two groups:
   with the configuration, prewarms, warms up, measures read-write, an explicit CHECKPOINT, then
   select-only.
 * **analytic**: the same with ``--workload dw``; the analytic set of ``pgbench_effect``
-  (``measure.ANALYTIC``: many-group hash aggregate, window sorts, self-join, DISTINCT, a parallel
+  (``pgload.ANALYTIC``: many-group hash aggregate, window sorts, self-join, DISTINCT, a parallel
   scan). Settings a session can change are SET for the session, ``shared_buffers`` restarts.
 
 In each round pgtune's point is measured between grid points, P g1 P g2 ... P (the order of the
 grid reversed every other round), and each grid point is compared with the mean of its two
 neighbouring pgtune measurements: a paired ratio per round, >1 when the grid point is better.
-The cluster start, pgbench, the analytic set and the CPU accounting are ``bench/pgbench_effect``'s
-(``measure.py`` and ``run.py``); the machine line and commit are ``bench/common.py``'s.
+The cluster start, pgbench and the analytic set are ``bench/pgload.py``'s, pgtune's JSON and
+budget ``bench/pgbench_effect/configs.py``'s; the CPU accounting, machine line and commit
+``bench/common.py``'s.
 
 Reported per workload: pgtune's share of the best point (1 / the best median paired ratio, 100 %
 when no grid point beats it), beside the deterministic signals of every point (WAL per
@@ -40,9 +41,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import functools
-import importlib.util
 import statistics
 import subprocess
 import sys
@@ -52,47 +50,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent
-REPO = BENCH.parent
-for p in (REPO / "tests", BENCH / "pgbench_effect", BENCH):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; common.py
 
-import common  # noqa: E402
-from configs import Config, pgtune_config, pgtune_json  # noqa: E402
-from measure import (  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    BenchError,
+    Quiet,
+    Retries,
+    date_cell,
+    git_commit,
+    machine,
+    noise_options,
+    others_spread,
+    progress,
+    record_rows,
+    table_row,
+)
+from pgbench_effect.configs import Config, pgtune_config, pgtune_json  # noqa: E402
+from pgload import (  # noqa: E402
     ANALYTIC,
     AnalyticRun,
-    BenchError,
+    Meter,
     Pgbench,
     PgbenchRun,
-    measure_pgbench,
+    fmt_bytes,
+    load_data,
+    pg15,
     prewarm,
-    run_analytic,
+    spills_to_disk,
+    switch,
     timed_checkpoint,
-    wait_for_quiet,
+    warm_up,
 )
 
-from pgcluster import Cluster, PgBinaries, PgHarnessError, check_accessible  # noqa: E402
+from pgcluster import PgHarnessError  # noqa: E402
 from pgtune.units import human_size  # noqa: E402
 
-
-def _load_pgbench_effect() -> Any:
-    """``bench/pgbench_effect/run.py`` as a module (its name clashes with this script's)."""
-    spec = importlib.util.spec_from_file_location(
-        "pgbench_effect_run", BENCH / "pgbench_effect" / "run.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pe = _load_pgbench_effect()
-
-RESULTS = BENCH / "RESULTS.md"
 SECTION = "## advice_optimality"
 TARGET = 0.95
 WORKLOADS = {"rw": "read-write", "so": "select-only", "an": "analytic"}
@@ -242,18 +236,8 @@ class Outcome:
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: list[Measured] = field(default_factory=list)
     db_size: int = 0
-    quiet_waited: float = 0.0
-    retries_left: int = 0
     retried: int = 0
     started: float = field(default_factory=time.time)
-
-
-def quiet(cluster: Cluster, out: Outcome) -> None:
-    left = out.plan.quiet_budget - out.quiet_waited
-    if out.plan.quiet_wait > 0 and left > 0:
-        out.quiet_waited += wait_for_quiet(
-            cluster, out.plan.max_others, min(out.plan.quiet_wait, left)
-        )
 
 
 def sequence(points: list[Point], rnd: int) -> list[Point]:
@@ -267,22 +251,14 @@ def sequence(points: list[Point], rnd: int) -> list[Point]:
     return seq
 
 
-def noisy(load: Any, plan: Plan) -> bool:
-    return load is not None and load.others_pct > plan.max_others
-
-
 def measure_pgbench_point(
-    cluster: Cluster, bench: Pgbench, pt: Point, m: Measured, out: Outcome
+    bench: Pgbench, pt: Point, m: Measured, out: Outcome, meter: Meter
 ) -> str:
     plan = out.plan
-    pe.switch(cluster, pt.config.conf_text(), set(pt.config.settings))
+    cluster = bench.cluster
+    switch(cluster, pt.config.conf_text(), set(pt.config.settings))
     prewarm(cluster)
-    if plan.warmup:
-        bench.run("rw", plan.warmup, vacuum=True)
-    else:
-        with cluster.connect() as conn:
-            conn.execute("VACUUM pgbench_branches, pgbench_tellers")
-            conn.execute("TRUNCATE pgbench_history")
+    warm_up(bench, plan.warmup)
     kw: dict[str, Any] = {
         "config": pt.name,
         "scale": plan.scale,
@@ -290,47 +266,27 @@ def measure_pgbench_point(
         "settle_s": 0.3,
         "seconds": plan.seconds,
     }
-    m.rw = measured(cluster, out, lambda: measure_pgbench(bench, workload="rw", **kw))
+    m.rw = meter.pgbench(bench, workload="rw", **kw)
     m.rw.checkpoint_after_s, m.rw.checkpoint_after_buffers = timed_checkpoint(cluster)
     if plan.warmup:
         bench.run("so", max(2, plan.warmup // 2), vacuum=False)
-    m.so = measured(cluster, out, lambda: measure_pgbench(bench, workload="so", **kw))
+    m.so = meter.pgbench(bench, workload="so", **kw)
     return f"rw {m.rw.tps:.0f} tps, so {m.so.tps:.0f} tps"
 
 
-def measured(cluster: Cluster, out: Outcome, run: Callable[[], Any]) -> Any:
-    """One measured run (pgbench or analytic) after waiting for quiet; a noisy one is measured
-    again at once, so it keeps its place between the same two pgtune measurements, while the
-    retry budget lasts."""
-    while True:
-        quiet(cluster, out)
-        r = run()
-        r.noisy = noisy(r.load, out.plan)
-        if not r.noisy or out.retries_left <= 0:
-            return r
-        out.retries_left -= 1
-        out.retried += 1
-
-
 def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
-    out = Outcome(plan, retries_left=plan.retries)
-    pe.prepare_tmpdir()
-    binaries = PgBinaries.for_major(15)
-    check_accessible(binaries)
-    cluster = Cluster(binaries)
-    try:
-        cluster.initdb()
-        cluster.write_conf(pe.LOAD_CONF, mode="include")
-        cluster.start(timeout=300)
-        bench = Pgbench(binaries.exe("pgbench"), cluster, plan.clients, plan.threads)
-        t0 = time.monotonic()
-        bench.init(plan.scale)
-        with cluster.connect() as conn:
-            conn.execute("CHECKPOINT")
-        out.db_size = pe.db_size(cluster)
-        log(f"scale {plan.scale}: {human_size(out.db_size)} in {time.monotonic() - t0:.0f} s")
+    out = Outcome(plan)
+    # A noisy run is measured again at once, so that it keeps its place between the same two
+    # pgtune measurements, until quiet while the retry budget lasts; the noisy ones are dropped.
+    quiet = Quiet(plan.max_others, plan.quiet_wait, plan.quiet_budget)
+    meter = Meter(quiet, Retries(plan.retries), again=None)
+    with pg15(plan.clients, plan.threads) as bench:
+        cluster = bench.cluster
+        init_s, out.db_size = load_data(bench, plan.scale)
+        log(f"scale {plan.scale}: {human_size(out.db_size)} in {init_s:.0f} s")
         for group, workload in (("pgbench", "mixed"), ("an", "dw")):
-            doc = pgtune_json(binaries.exe("pg_config"), cluster.data_dir, workload, plan.storage)
+            pg_config = cluster.binaries.exe("pg_config")
+            doc = pgtune_json(pg_config, cluster.data_dir, workload, plan.storage)
             base, _ = pgtune_config(doc)
             out.docs[group] = doc
             out.grids[group] = build_grid(group, base, doc, plan.dims)
@@ -346,7 +302,7 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
                 if len(out.grids["pgbench"]) == 1:
                     break
                 m = Measured("pgbench", pt.name, rnd, slot)
-                text = measure_pgbench_point(cluster, bench, pt, m, out)
+                text = measure_pgbench_point(bench, pt, m, out, meter)
                 running = pt.config.conf_text()
                 out.runs.append(m)
                 log(f"  round {rnd} pgbench {pt.name}: {text}")
@@ -354,27 +310,21 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
                 if len(out.grids["an"]) == 1:
                     break
                 if pt.config.conf_text() != running:
-                    pe.switch(cluster, pt.config.conf_text(), set(pt.config.settings))
+                    switch(cluster, pt.config.conf_text(), set(pt.config.settings))
                     running = pt.config.conf_text()
                     prewarm(cluster)
-                an = measured(
+                an = meter.analytic(
                     cluster,
-                    out,
-                    functools.partial(
-                        run_analytic,
-                        cluster,
-                        config=pt.name,
-                        scale=plan.scale,
-                        rnd=rnd,
-                        reps=plan.reps,
-                        session=pt.session,
-                    ),
+                    config=pt.name,
+                    scale=plan.scale,
+                    rnd=rnd,
+                    reps=plan.reps,
+                    session=pt.session,
                 )
                 out.runs.append(Measured("an", pt.name, rnd, slot, an=an))
                 log(f"  round {rnd} analytic {pt.name}: {an.total_ms():.0f} ms")
+        out.retried = meter.retries.used
         return out
-    finally:
-        cluster.cleanup()
 
 
 # --------------------------------------------------------------------------- summarising
@@ -432,9 +382,9 @@ def signals(runs: list[Measured], workload: str) -> str:
     if workload == "an":
         ans = [m.an for m in runs if m.an]
         temp = med(a.stats.temp_bytes for a in ans)
-        spill = max(sum(1 for q in a.queries if pe.spills_to_disk(q.signals)) for a in ans)
+        spill = max(sum(1 for q in a.queries if spills_to_disk(q.signals)) for a in ans)
         cpu = med(sum(statistics.median(q.server_cpu_ms) for q in a.queries) for a in ans)
-        return f"temp {pe.fmt_bytes(temp)}, {spill}/{len(ANALYTIC)} spill, server CPU {cpu:.0f} ms"
+        return f"temp {fmt_bytes(temp)}, {spill}/{len(ANALYTIC)} spill, server CPU {cpu:.0f} ms"
     prs = [getattr(m, workload) for m in runs if getattr(m, workload)]
     hits = [r.stats.hit_ratio for r in prs if r.stats.hit_ratio is not None]
     text = f"hit {100 * med(hits):.1f}%" if hits else "hit n/a"
@@ -443,7 +393,7 @@ def signals(runs: list[Measured], workload: str) -> str:
         text += f", CPU/txn {1000 * med(cpus):.0f} us"
     if workload == "rw":
         req = sum(r.stats.checkpoints_req for r in prs)
-        text += f", WAL/txn {pe.fmt_bytes(med(r.wal_per_txn for r in prs))}, req ckpt {req}"
+        text += f", WAL/txn {fmt_bytes(med(r.wal_per_txn for r in prs))}, req ckpt {req}"
     return text
 
 
@@ -524,7 +474,7 @@ def checks(out: Outcome) -> list[str]:
     res = []
     an_pgtune = [m.an for m in out.runs if m.group == "an" and m.point == "pgtune" and m.an]
     if an_pgtune:
-        spills = sum(1 for a in an_pgtune for q in a.queries if pe.spills_to_disk(q.signals)) + sum(
+        spills = sum(1 for a in an_pgtune for q in a.queries if spills_to_disk(q.signals)) + sum(
             a.stats.temp_bytes for a in an_pgtune
         )
         res.append(
@@ -542,14 +492,8 @@ def checks(out: Outcome) -> list[str]:
     return res
 
 
-def others_text(lines: list[Line]) -> str:
-    xs = [x for ln in lines for x in ln.others]
-    if not xs:
-        return "n/a"
-    n = sum(1 for x in xs if x > 5.0)
-    return f"median {statistics.median(xs):.1f} %, max {max(xs):.1f} %" + (
-        f", {n}/{len(xs)} runs noisy" if n else ""
-    )
+def others_text(lines: list[Line], limit: float) -> str:
+    return others_spread([x for ln in lines for x in ln.others], limit)
 
 
 def report(out: Outcome, lines: list[Line]) -> str:
@@ -558,7 +502,7 @@ def report(out: Outcome, lines: list[Line]) -> str:
     text = [
         f"advice_optimality: PostgreSQL 15, scale {p.scale} ({human_size(out.db_size)}), "
         f"{p.rounds} round(s), {p.seconds} s pgbench runs, grid {','.join(p.dims)}",
-        f"machine: {common.machine()}; commit {common.git_commit()}",
+        f"machine: {machine()}; commit {git_commit()}",
     ]
     for wl, name in WORKLOADS.items():
         wl_lines = [ln for ln in lines if ln.workload == wl]
@@ -582,7 +526,9 @@ def report(out: Outcome, lines: list[Line]) -> str:
         spread = aa_spread(out, wl)
         if spread is not None:
             text.append(f"{name}: pgtune against itself (A/A, p90) varies {100 * spread:.1f} %")
-    text.append(f"others' CPU: {others_text(lines)}; noisy runs measured again: {out.retried}")
+    text.append(
+        f"others' CPU: {others_text(lines, p.max_others)}; noisy runs measured again: {out.retried}"
+    )
     return "\n".join(text)
 
 
@@ -610,7 +556,7 @@ Target: pgtune share >= 95 % on every workload.
 
 def table_rows(out: Outcome, lines: list[Line]) -> list[str]:
     p = out.plan
-    now = datetime.datetime.fromtimestamp(out.started, datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    now = date_cell(out.started)
     reduced = "" if set(p.dims) == set(DIMS) else "reduced: "
     ver = verdicts(out, lines)
     chk = "; ".join(checks(out))
@@ -630,8 +576,8 @@ def table_rows(out: Outcome, lines: list[Line]) -> list[str]:
         wl_noisy = [x for x in base.others + best.others if x > p.max_others]
         cells = [
             now,
-            f"`{common.git_commit()}`",
-            common.machine(),
+            f"`{git_commit()}`",
+            machine(),
             f"{p.scale} x {p.rounds} x {p.seconds}",
             reduced + ", ".join(p.dims),
             name + (" (noisy)" if wl_noisy else ""),
@@ -639,24 +585,10 @@ def table_rows(out: Outcome, lines: list[Line]) -> list[str]:
             f"{base.median:.0f}; {base.signals}",
             best_text,
             chk,
-            others_text(wl_lines),
+            others_text(wl_lines, p.max_others),
         ]
-        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        rows.append(table_row(cells))
     return rows
-
-
-def record(rows: list[str]) -> None:
-    """Insert ``rows`` first in the section's table (re-reading the file just before)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text.splitlines():
-        text = text.rstrip("\n") + "\n\n" + SECTION_TEXT
-    lines = text.splitlines()
-    start = lines.index(SECTION)
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith("|---"):
-            lines[i + 1 : i + 1] = rows
-            break
-    RESULTS.write_text("\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------- main
@@ -673,12 +605,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
     p.add_argument("--dims", default=",".join(DIMS), help="grid dimensions (default: all)")
     p.add_argument("--storage", help="override pgtune's storage detection")
-    p.add_argument("--max-others", type=float, default=5.0, metavar="PCT")
-    p.add_argument("--quiet-wait", type=float, default=20.0, metavar="S")
-    p.add_argument("--quiet-budget", type=float, default=600.0, metavar="S")
-    p.add_argument(
-        "--retries", type=int, default=40, help="noisy runs measured again, in all (default 40)"
-    )
+    noise_options(p, quiet_wait=20.0, quiet_budget=600.0, retries=40)
     p.add_argument("--smoke", action="store_true", help="scale 1, 1 s runs, 2 grid points")
     p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -709,11 +636,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     plan, args = parse(argv)
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(msg, file=sys.stderr, flush=True)
-
+    log = progress(not args.quiet)
     if plan.smoke:  # one point per group: max_wal_size x0.5 (pgbench), work_mem x0.5 (analytic)
         plan.dims = ["max_wal_size", "work_mem"]
     try:
@@ -728,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("advice_optimality: FAIL: failed or no transactions", file=sys.stderr)
         return 1
     if args.record:
-        record(table_rows(out, lines))
+        record_rows(SECTION, SECTION_TEXT, table_rows(out, lines))
         print(f"recorded in {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -33,7 +33,6 @@ reported, and recorded with ``--record``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import re
@@ -50,9 +49,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))  # common.py
 
-from common import CpuStat, child_env, git_commit, machine, own_cpu, read_cpu_stat  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    BenchError,
+    Load,
+    LoadMeter,
+    child_env,
+    date_cell,
+    git_commit,
+    machine,
+    others_text,
+    progress,
+    record_rows,
+    table_row,
+)
 
-RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## cli_latency"
 
 TARGET_RATIO = 10.0  # generate median <= 10x the floor (python -c pass), same run
@@ -91,12 +102,8 @@ sys.argv = ["pgtune", *sys.argv[1:]]
 runpy.run_module("pgtune", run_name="__main__", alter_sys=True)
 """
 
-# Variables that would change how the child interpreter starts.
+# One line of `python -X importtime`: self us, cumulative us, indented module name.
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
-
-
-class BenchError(Exception):
-    """A command failed; the message says which and shows its stderr."""
 
 
 @dataclass(frozen=True)
@@ -116,15 +123,6 @@ class Stats:
     median: float
     p10: float
     p90: float
-
-
-@dataclass(frozen=True)
-class Load:
-    """CPU use of everything but this benchmark over an interval, as % of the whole machine."""
-
-    others_pct: float  # other processes on this machine and steal (other VMs)
-    steal_pct: float
-    ours_pct: float
 
 
 @dataclass
@@ -175,23 +173,6 @@ def commands() -> tuple[Command, list[Command]]:
         if script is not None:
             cmds.append(Command(f"{name} [script]", (str(script), *args)))
     return floor, cmds
-
-
-def load_between(
-    start: CpuStat | None, start_own: float, end: CpuStat | None, end_own: float
-) -> Load | None:
-    if start is None or end is None:
-        return None
-    total = end.total - start.total
-    if total <= 0:
-        return None
-    ours = end_own - start_own
-    others = max(0.0, end.busy - start.busy - ours) + (end.steal - start.steal)
-    return Load(
-        others_pct=100 * others / total,
-        steal_pct=100 * (end.steal - start.steal) / total,
-        ours_pct=100 * ours / total,
-    )
 
 
 # --------------------------------------------------------------------------- running
@@ -353,19 +334,7 @@ TABLE_HEADER = (
 )
 TABLE_RULE = "|" + "---|" * TABLE_HEADER.count(" |")
 
-RESULTS_TEMPLATE = f"""# Benchmark results
-
-What is recorded here, newest first, one row per `--record` run: when it ran, the commit (with
-`-dirty` when `pgtune/`, `profiles/` or `templates/` had uncommitted changes), the machine (CPU
-model, cores, RAM, Python), and **medians** in milliseconds. The machines these run on are
-shared 2-core VMs (see `/work/shared/BENCHMARKING.md`): a row whose *others' CPU* is above 5 %
-was measured while another workload competed for the CPU and is marked *noisy*; compare rows by
-their medians and by the distance to the floor, never by one sample.
-
-How to reproduce: `bench/README.md` lists each benchmark and its command; add `--record` to
-append a row here.
-
-{SECTION}
+SECTION_TEXT = f"""{SECTION}
 
 Cold-process latency of the CLI, measured by `python bench/cli_latency/run.py --record`: each
 command is a fresh process of the same interpreter, started as `python -m pgtune ...` (-m) and
@@ -380,25 +349,6 @@ ratio); rows before 2026-11-25 05:00 held generate to ≤ 250 ms instead.
 {TABLE_HEADER}
 {TABLE_RULE}
 """
-
-
-def insert_row(text: str, row: str) -> str:
-    """``text`` with ``row`` as the newest (first) row of the cli_latency table."""
-    if SECTION not in text.splitlines():
-        tail = RESULTS_TEMPLATE.split(SECTION, 1)[1]
-        text = text.rstrip("\n") + "\n\n" + SECTION + tail
-    lines = text.splitlines()
-    start = lines.index(SECTION)
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith("## "):
-            break
-        if lines[i].startswith("|") and set(lines[i].replace(" ", "")) <= set("|-:"):
-            lines.insert(i + 1, row)
-            return "\n".join(lines) + "\n"
-    # Section without a table: put one at its end.
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    lines[end:end] = ["", TABLE_HEADER, TABLE_RULE, row, ""]
-    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- main
@@ -437,22 +387,17 @@ def generate_medians(res: Result) -> list[float]:
     ]
 
 
-def table_row(res: Result, rounds: int, limit: float) -> str:
+def result_row(res: Result, rounds: int, limit: float) -> str:
     floor = stats(res.samples[res.floor.label].wall_ms).median
     gen_m = stats(res.samples["generate [-m]"].wall_ms).median
-    if res.load is None:
-        others = "n/a"
-    else:
-        others = f"{res.load.others_pct:.1f} %" + (" noisy" if res.load.others_pct > limit else "")
     heavy = ", ".join(
         f"{name} {ms:.0f}"
         for name, ms in res.profile["packages (sum of self time of their modules)"]
     )
     ratio = max(generate_medians(res)) / floor
     target = f"≤ {TARGET_RATIO:g}x floor: {'yes' if ratio <= TARGET_RATIO else 'NO'} ({ratio:.1f}x)"
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     cells = [
-        now,
+        date_cell(),
         f"`{git_commit()}`",
         machine(),
         str(rounds),
@@ -462,11 +407,11 @@ def table_row(res: Result, rounds: int, limit: float) -> str:
         pair(res, "detect"),
         pair(res, "--help"),
         fmt(gen_m - floor),
-        others,
+        others_text(res.load, limit),
         heavy,
         target,
     ]
-    return "| " + " | ".join(cells) + " |"
+    return table_row(cells)
 
 
 def measure(rounds: int, warmup: bool, profile_runs: int, log: Callable[[str], None]) -> Result:
@@ -489,20 +434,20 @@ def measure(rounds: int, warmup: bool, profile_runs: int, log: Callable[[str], N
 
     samples = {cmd.label: Samples() for cmd in order}
     round_loads: list[Load] = []
-    run_stat, run_own = read_cpu_stat(), own_cpu()
+    run_meter = LoadMeter()
     for i in range(rounds):
-        r_stat, r_own = read_cpu_stat(), own_cpu()
+        round_meter = LoadMeter()
         for cmd in order:
             wall, cpu = run_timed(cmd, env)
             samples[cmd.label].wall_ms.append(wall)
             samples[cmd.label].cpu_ms.append(cpu)
-        load = load_between(r_stat, r_own, read_cpu_stat(), own_cpu())
+        load = round_meter.stop()
         if load is not None:
             round_loads.append(load)
         gen = samples["generate [-m]"].wall_ms[-1]
         others = f", others {load.others_pct:.1f} %" if load else ""
         log(f"round {i + 1}/{rounds}: generate [-m] {gen:.0f} ms{others}")
-    run_load = load_between(run_stat, run_own, read_cpu_stat(), own_cpu())
+    run_load = run_meter.stop()
 
     checks: list[ImportCheck] = []
     profiles: list[list[ImportEntry]] = []
@@ -551,9 +496,10 @@ def report(res: Result, rounds: int, limit: float, installed: bool) -> str:
     else:
         noisy = [ld for ld in res.round_loads if ld.others_pct > limit]
         flag = "  ** NOISY: results disturbed **" if res.load.others_pct > limit else ""
+        load = res.load
         out.append(
-            f"others' CPU: {res.load.others_pct:.1f} % of the machine (steal "
-            f"{res.load.steal_pct:.1f} %), ours {res.load.ours_pct:.1f} %; "
+            f"others' CPU: {load.others_pct:.1f} % of the machine (steal "
+            f"{load.pct(load.steal_s):.1f} %), ours {load.pct(load.client_s):.1f} %; "
             f"{len(noisy)}/{len(res.round_loads)} rounds above {limit:g} %{flag}"
         )
         quiet = [i for i, ld in enumerate(res.round_loads) if ld.others_pct <= limit]
@@ -620,9 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--runs must be at least {MIN_ROUNDS}")
     rounds = SMOKE_ROUNDS if args.smoke else args.runs
 
-    def log(msg: str) -> None:
-        if args.verbose:
-            print(msg, file=sys.stderr, flush=True)
+    log = progress(args.verbose)
 
     if not args.smoke:
         n = len(commands()[1]) + 1
@@ -646,8 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cli_latency: FAIL: psycopg import check failed", file=sys.stderr)
         return 1
     if args.record:
-        text = RESULTS.read_text() if RESULTS.exists() else RESULTS_TEMPLATE
-        RESULTS.write_text(insert_row(text, table_row(res, rounds, args.max_others)))
+        record_rows(SECTION, SECTION_TEXT, [result_row(res, rounds, args.max_others)])
         print(f"recorded in {RESULTS.relative_to(REPO)}")
     return 0
 

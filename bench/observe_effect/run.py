@@ -2,15 +2,14 @@
 """Does observing the server help? stock -> hardware-only -> observed, on PostgreSQL 15.
 
 Issue 13's benchmark proof. One pgbench data set on the VM disk (``$PGTUNE_PG_TMPDIR``, default
-/var/tmp), run by the pgbench_effect harness (``bench/pgbench_effect/measure.py``, its ``switch``,
-``quiet`` and ``measure_run``; ``bench/common.py`` for the machine and commit), is served in turn
-by three configurations:
+/var/tmp), run by the harness the pgbench benchmarks share (``bench/pgload.py``; ``bench/common.py``
+for the CPU accounting, machine and commit), is served in turn by three configurations:
 
 * **a** stock PostgreSQL 15;
 * **b** hardware-only: ``pgtune generate --format json --data-dir`` (as pgbench_effect's b);
 * **c** observed: ``pgtune generate --dsn DSN --observe 30s --format json`` (same machine
   arguments) taken while the load runs on b: pgbench read-write plus a loop of the analytic
-  queries (``measure.ANALYTIC``); its settings are written to the include file and the server is
+  queries (``pgload.ANALYTIC``); its settings are written to the include file and the server is
   restarted, its ``ALTER ROLE`` / ``ALTER TABLE`` statements applied (and reset again before a and
   b run, so that they see the catalog as it was).
 
@@ -38,7 +37,6 @@ when something failed.
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import subprocess
 import sys
@@ -49,40 +47,47 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent
-REPO = BENCH.parent
-for _p in (REPO / "tests", BENCH / "pgbench_effect", BENCH):
-    sys.path.insert(0, str(_p))
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; common.py
 
 import psycopg  # noqa: E402
-from common import git_commit, machine  # noqa: E402
-from configs import Config, pgtune_config, pgtune_json, stock_config  # noqa: E402
-from measure import (  # noqa: E402
-    ANALYTIC,
-    AnalyticRun,
+from common import (  # noqa: E402
+    RESULTS,
     BenchError,
+    Quiet,
+    Retries,
+    date_cell,
+    git_commit,
+    machine,
+    noise_options,
+    others_text,
+    progress,
+    record_rows,
+    summarise,
+    table_row,
+)
+from pgbench_effect.configs import Config, pgtune_config, pgtune_json, stock_config  # noqa: E402
+from pgload import (  # noqa: E402
+    ANALYTIC,
+    LOAD_CONF,
+    AnalyticRun,
+    Meter,
     Pgbench,
     PgbenchRun,
+    fmt_bytes,
+    load_data,
+    per_round,
+    pg15,
     prewarm,
-    run_analytic,
-    timed_checkpoint,
-)
-from pgbench_effect.run import (  # noqa: E402
-    LOAD_CONF,
-    measure_run,
-    prepare_tmpdir,
-    quiet,
-    summarise,
     switch,
+    timed_checkpoint,
 )
 from psycopg import sql  # noqa: E402
 
-from pgcluster import Cluster, PgBinaries, PgHarnessError, check_accessible  # noqa: E402
+from pgcluster import Cluster, PgBinaries, PgHarnessError  # noqa: E402
 from pgtune.tuning.observe import parse_window  # noqa: E402
 from pgtune.units import human_size  # noqa: E402
 
-RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## observe_effect"
 PRELOAD = "pg_stat_statements"
 KEYS = ("a", "b", "c")
@@ -93,7 +98,7 @@ NAMES = {"a": "stock", "b": "hardware-only", "c": "observed"}
 class Plan:
     scale: int
     rounds: int
-    seconds: int  # measured read-write run (pgbench_effect's measure_run reads plan.seconds)
+    seconds: int  # measured read-write run
     warmup: int
     observe: str
     clients: int
@@ -126,10 +131,9 @@ class Outcome:
     observed: dict[str, Any] = field(default_factory=dict)  # the JSON's "observed" section
     reasons: dict[str, str] = field(default_factory=dict)  # adjusted setting -> reason
     observe_load: dict[str, Any] = field(default_factory=dict)
-    pgbench: list[PgbenchRun] = field(default_factory=list)  # measure_run appends here
+    pgbench: list[PgbenchRun] = field(default_factory=list)  # noisy ones and retries included
     analytic: list[AnalyticRun] = field(default_factory=list)
     db_size: int = 0
-    quiet_waited: float = 0.0
     started: float = field(default_factory=time.time)
     finished: float = 0.0
 
@@ -258,29 +262,23 @@ def observe(
 
 
 def one_round(
-    cluster: Cluster,
-    bench: Pgbench,
-    cfg: Config,
-    rnd: int,
-    out: Outcome,
-    log: Callable[[str], None],
-    budget: list[int],
+    bench: Pgbench, cfg: Config, rnd: int, out: Outcome, meter: Meter, log: Callable[[str], None]
 ) -> None:
     plan = out.plan
+    cluster = bench.cluster
     t0 = time.monotonic()
     use(cluster, cfg, out)
     prewarm(cluster)
     if plan.warmup:
         bench.run("rw", plan.warmup, vacuum=True)
-    kw = {"config": cfg.key, "scale": plan.scale, "rnd": rnd}
-    rw = measure_run(bench, out, log, budget, workload="rw", **kw)
+    kw: dict[str, Any] = {"config": cfg.key, "scale": plan.scale, "rnd": rnd}
+    rw = meter.pgbench(
+        bench, out.pgbench, workload="rw", seconds=plan.seconds, settle_s=plan.settle_s, **kw
+    )
     rw.checkpoint_after_s, rw.checkpoint_after_buffers = timed_checkpoint(cluster)
-    quiet(cluster, out, log)
-    an = run_analytic(cluster, config=cfg.key, scale=plan.scale, rnd=rnd, reps=plan.reps)
-    an.noisy = an.load is not None and an.load.others_pct > plan.max_others
+    an = meter.analytic(cluster, retry=False, reps=plan.reps, **kw)
     out.analytic.append(an)
-    ro = f"{rw.load.others_pct:.1f}%" if rw.load else "n/a"
-    ao = f"{an.load.others_pct:.1f}%" if an.load else "n/a"
+    ro, ao = others_text(rw.load), others_text(an.load)
     log(
         f"  round {rnd} {cfg.key}: rw {rw.tps:.0f} tps, {rw.latency_ms:.2f} ms, ckpt req "
         f"{rw.stats.checkpoints_req}/timed {rw.stats.checkpoints_timed}, WAL/txn "
@@ -292,23 +290,14 @@ def one_round(
 
 def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
     out = Outcome(plan)
-    prepare_tmpdir()
-    binaries = PgBinaries.for_major(15)
-    check_accessible(binaries)
-    cluster = Cluster(binaries)
-    try:
-        cluster.initdb()
-        load_conf = LOAD_CONF + f"shared_preload_libraries = '{PRELOAD}'\n"
-        cluster.write_conf(load_conf, mode="include")
-        cluster.start(timeout=300)
-        bench = Pgbench(binaries.exe("pgbench"), cluster, plan.clients, plan.threads)
-        init_s = bench.init(plan.scale)
+    quiet = Quiet(plan.max_others, plan.quiet_wait, plan.quiet_budget, window=3.0, log=log)
+    meter = Meter(quiet, Retries(plan.retries), again=1, log=log)
+    load_conf = LOAD_CONF + f"shared_preload_libraries = '{PRELOAD}'\n"
+    with pg15(plan.clients, plan.threads, load_conf) as bench:
+        cluster, binaries = bench.cluster, bench.cluster.binaries
         with cluster.connect() as conn:
             conn.execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOAD}")
-            conn.execute("CHECKPOINT")
-            row = conn.execute("SELECT pg_catalog.pg_database_size('postgres')").fetchone()
-        assert row is not None
-        out.db_size = int(row[0])
+        init_s, out.db_size = load_data(bench, plan.scale)
         log(f"scale {plan.scale}: pgbench -i {init_s:.0f} s, database {human_size(out.db_size)}")
         doc = pgtune_json(binaries.exe("pg_config"), cluster.data_dir, plan.workload, plan.storage)
         b, inputs = pgtune_config(doc)
@@ -339,14 +328,11 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
             + (", ".join(f"{n} {x} -> {y}" for n, (x, y) in changed.items()) or "none")
             + ("; " + "; ".join(out.catalog.text) if out.catalog.text else "")
         )
-        budget = [plan.retries]
         for rnd in range(1, plan.rounds + 1):
             for key in KEYS:
-                one_round(cluster, bench, out.configs[key], rnd, out, log, budget)
+                one_round(bench, out.configs[key], rnd, out, meter, log)
         out.finished = time.time()
         return out
-    finally:
-        cluster.cleanup()
 
 
 # --------------------------------------------------------------------------- summarising
@@ -358,10 +344,7 @@ def spilling(a: AnalyticRun) -> int:
 
 def chosen_rw(out: Outcome, key: str) -> list[PgbenchRun]:
     """Per round, the quiet run if there is one, else the last."""
-    per: dict[int, PgbenchRun] = {}
-    for r in out.pgbench:
-        if r.config == key and (r.round not in per or per[r.round].noisy):
-            per[r.round] = r
+    per = per_round([r for r in out.pgbench if r.config == key])
     return [per[k] for k in sorted(per)]
 
 
@@ -435,7 +418,7 @@ def rows(out: Outcome) -> list[Row]:
         after = med([r.checkpoint_after_s or 0.0 for r in runs])
         sig.append(
             f"{key}: ckpt req/timed {sum(req)}/{sum(timed)} ({len(runs)} runs), WAL/txn "
-            f"{human_size(wal or 0).replace(' ', '')}, CHECKPOINT after {after or 0:.1f}s"
+            f"{fmt_bytes(wal or 0)}, CHECKPOINT after {after or 0:.1f}s"
         )
     rw = Row(
         "read-write",
@@ -461,7 +444,7 @@ def rows(out: Outcome) -> list[Row]:
         sig.append(
             f"{key}: {spill:.0f}/{len(ANALYTIC)} queries spill"
             + (f" ({', '.join(names)})" if names else "")
-            + f", temp {human_size(temp).replace(' ', '')}/round"
+            + f", temp {fmt_bytes(temp)}/round"
         )
     an = Row(
         "analytic",
@@ -574,34 +557,28 @@ the order measured (retries of noisy runs included), `*` above 5 % (noisy).
 
 def table_rows(out: Outcome, table: list[Row]) -> list[str]:
     plan = out.plan
-    date = datetime.datetime.fromtimestamp(out.started, datetime.UTC).strftime("%Y-%m-%d %H:%M")
-    mach = machine().replace("|", "/")
     size = (
         f"scale {plan.scale} ({human_size(out.db_size)}); {plan.rounds}x{plan.seconds}s; "
         f"observed {plan.observe}"
     )
     ch = "; ".join(x.split(":")[0] for x in changes(out)) or "none"
+    head = [date_cell(out.started), f"`{git_commit()}`", machine(), size]
     return [
-        f"| {date} | `{git_commit()}` | {mach} | {size} | {r.workload}"
-        f"{' (noisy)' if r.noisy else ''} | {r.cells['a']} | {r.cells['b']} | {r.cells['c']} "
-        f"| {r.c_vs_b} | {r.c_vs_a} | {r.signals} | {r.others} | {ch} | {targets(out)} |"
+        table_row(
+            [
+                *head,
+                r.workload + (" (noisy)" if r.noisy else ""),
+                *(r.cells[k] for k in KEYS),
+                r.c_vs_b,
+                r.c_vs_a,
+                r.signals,
+                r.others,
+                ch,
+                targets(out),
+            ]
+        )
         for r in table
     ]
-
-
-def insert_rows(text: str, new_rows: list[str]) -> str:
-    """New rows first under the section's table; the section at the end when missing."""
-    lines = text.rstrip("\n").split("\n")
-    if SECTION not in lines:
-        return "\n".join(lines) + "\n\n" + SECTION_TEXT + "\n".join(new_rows) + "\n"
-    start = lines.index(SECTION)
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith("## "):
-            break
-        if lines[i].startswith("|") and set(lines[i].replace(" ", "")) <= set("|-:"):
-            lines[i + 1 : i + 1] = new_rows
-            return "\n".join(lines) + "\n"
-    raise BenchError(f"no table under {SECTION} in {RESULTS}")
 
 
 # --------------------------------------------------------------------------- main
@@ -619,10 +596,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
     p.add_argument("--workload", default="mixed", help="pgtune --workload (mixed)")
     p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
-    p.add_argument("--max-others", type=float, default=5.0, metavar="PCT")
-    p.add_argument("--retries", type=int, default=3, help="noisy runs measured again, in all (3)")
-    p.add_argument("--quiet-wait", type=float, default=30.0, metavar="S")
-    p.add_argument("--quiet-budget", type=float, default=300.0, metavar="S")
+    noise_options(p, quiet_wait=30.0, quiet_budget=300.0, retries=3)
     p.add_argument("--smoke", action="store_true", help="scale 1, short windows, one round")
     p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -653,10 +627,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
 def main(argv: Sequence[str] | None = None) -> int:
     plan, args = parse(argv)
 
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(msg, file=sys.stderr, flush=True)
-
+    log = progress(not args.quiet)
     try:
         out = execute(plan, log)
     except (
@@ -676,8 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("observe_effect: FAIL: " + "; ".join(failed), file=sys.stderr)
         return 1
     if args.record:
-        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        RESULTS.write_text(insert_rows(text, table_rows(out, table)))
+        record_rows(SECTION, SECTION_TEXT, table_rows(out, table))
         print(f"recorded in {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -1,133 +1,111 @@
-"""Measuring one configuration: pgbench runs, the analytic query set, and what happened meanwhile.
+"""A PostgreSQL 15 cluster served with one configuration after another, and the load measured on
+it: pgbench runs, the analytic query set, and what happened meanwhile.
 
-Every measurement records, besides its headline figure, the signals that separate configurations
-on a noisy 2-core machine (see /work/shared/BENCHMARKING.md): WAL bytes, requested and timed
-checkpoints, the shared-buffer hit ratio, temporary files, autovacuum activity, CPU time of the
-server and of the client, and the CPU that *other* processes used (from /proc/stat, minus this
-process, its children and the whole postmaster process tree).
+The cluster lives on the real disk (``$PGTUNE_PG_TMPDIR``, default /var/tmp: the page cache must
+matter, /dev/shm would make I/O free), run by the harness of ``tests/pgcluster.py``; a
+configuration is its include file, applied by a restart (:func:`switch`). Every measurement
+records, besides its headline figure, the signals that separate configurations on a noisy 2-core
+machine (see /work/shared/BENCHMARKING.md): WAL bytes, requested and timed checkpoints, the
+shared-buffer hit ratio, temporary files, autovacuum activity, CPU time of the server and of the
+client, and the CPU that *other* processes used (``common.LoadMeter``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
+from common import BenchError, Load, LoadMeter, Quiet, Retries, measure_quiet, server_cpu
 
-from pgcluster import SUPERUSER, Cluster
+import pgcluster
+from pgcluster import SUPERUSER, Cluster, PgBinaries, check_accessible
+from pgtune.units import human_size
 
-# --------------------------------------------------------------------------- CPU accounting
+DEFAULT_TMPDIR = "/var/tmp"
+CONF_NAME = "pgtune.conf"  # the harness's include file (conf.d/pgtune.conf)
+# Used while pgbench -i loads data (not measured): no checkpoints in the middle of the load.
+LOAD_CONF = "maintenance_work_mem = '1GB'\nmax_wal_size = '16GB'\ncheckpoint_timeout = '30min'\n"
+LOAD_SETTINGS = {"maintenance_work_mem", "max_wal_size", "checkpoint_timeout"}
 
-
-@dataclass(frozen=True)
-class CpuStat:
-    """/proc/stat "cpu" line, in seconds."""
-
-    busy: float  # user + nice + system (process time)
-    irq: float  # irq + softirq: not charged to any process; here mostly our own I/O completions
-    steal: float
-    total: float  # busy + steal + idle + iowait
+# --------------------------------------------------------------------------- the cluster
 
 
-def read_cpu_stat() -> CpuStat | None:
+def prepare_tmpdir() -> str:
+    """Clusters go under ``$PGTUNE_PG_TMPDIR`` (default /var/tmp, on the real disk)."""
+    tmp = os.environ.setdefault(pgcluster.TMPDIR_ENV, DEFAULT_TMPDIR)
+    pgcluster.cluster_tmpdir.cache_clear()
+    return tmp
+
+
+@contextmanager
+def pg15(clients: int, threads: int, conf: str = LOAD_CONF) -> Iterator[Pgbench]:
+    """A new PostgreSQL 15 cluster started with ``conf`` as its include file, and pgbench for
+    it (``.cluster``); removed at the end."""
+    prepare_tmpdir()
+    binaries = PgBinaries.for_major(15)
+    check_accessible(binaries)
+    cluster = Cluster(binaries)
     try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu":
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
-    busy = user + nice + system
-    total = busy + irq + softirq + steal + idle + iowait
-    return CpuStat(busy / hz, (irq + softirq) / hz, steal / hz, total / hz)
+        cluster.initdb()
+        cluster.write_conf(conf, mode="include")
+        cluster.start(timeout=300)
+        yield Pgbench(binaries.exe("pgbench"), cluster, clients, threads)
+    finally:
+        cluster.cleanup()
 
 
-def own_cpu() -> float:
-    """CPU seconds of this process and of its reaped children (pgbench)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def server_cpu(cluster: Cluster) -> float:
-    """CPU seconds of the postmaster, its reaped children (backends, parallel workers) and its
-    live children; 0 when the server is not running."""
-    pid = cluster.postmaster_pid()
-    if pid is None:
-        return 0.0
-    try:
-        postmaster = psutil.Process(pid)
-        children = postmaster.children()
-        t = postmaster.cpu_times()
-    except psutil.Error:
-        return 0.0
-    total = t.user + t.system + t.children_user + t.children_system
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            c = child.cpu_times()
-            total += c.user + c.system + c.children_user + c.children_system
-    return total
-
-
-@dataclass(frozen=True)
-class Load:
-    """CPU over an interval as % of the whole machine."""
-
-    others_pct: float  # other processes and steal (other VMs)
-    steal_pct: float
-    irq_pct: float
-    server_pct: float
-    client_pct: float  # this process and pgbench
-    server_cpu_s: float
-    client_cpu_s: float
-
-
-class LoadMeter:
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
-        self.stat = read_cpu_stat()
-        self.own = own_cpu()
-        self.server = server_cpu(cluster)
-
-    def stop(self) -> Load | None:
-        end, own, server = read_cpu_stat(), own_cpu(), server_cpu(self.cluster)
-        if self.stat is None or end is None or end.total <= self.stat.total:
-            return None
-        total = end.total - self.stat.total
-        client, srv = own - self.own, max(0.0, server - self.server)
-        others = max(0.0, end.busy - self.stat.busy - client - srv) + (end.steal - self.stat.steal)
-        return Load(
-            others_pct=100 * others / total,
-            steal_pct=100 * (end.steal - self.stat.steal) / total,
-            irq_pct=100 * (end.irq - self.stat.irq) / total,
-            server_pct=100 * srv / total,
-            client_pct=100 * client / total,
-            server_cpu_s=srv,
-            client_cpu_s=client,
+def switch(cluster: Cluster, text: str, expect: set[str]) -> None:
+    """Restart with ``text`` as the include file; check the server took exactly ``expect``."""
+    cluster.stop(timeout=900)
+    cluster.write_conf(text, mode="include")
+    cluster.start(timeout=300)
+    with cluster.connect() as conn:
+        rows = conn.execute(
+            "SELECT name, pending_restart FROM pg_catalog.pg_settings WHERE sourcefile LIKE %s",
+            [f"%/{CONF_NAME}"],
+        ).fetchall()
+    applied = {name.lower() for name, _ in rows}
+    pending = [name for name, p in rows if p]
+    if applied != {n.lower() for n in expect} or pending:
+        raise BenchError(
+            f"the server did not apply the configuration: missing "
+            f"{sorted({n.lower() for n in expect} - applied)}, pending restart {pending}"
         )
 
 
-def wait_for_quiet(cluster: Cluster, limit: float, max_wait: float, window: float = 3.0) -> float:
-    """Wait (at most ``max_wait`` s) for a ``window`` in which other processes used at most
-    ``limit`` % of the machine; returns the seconds waited. The server is idle meanwhile."""
-    start = time.monotonic()
-    while True:
-        meter = LoadMeter(cluster)
-        time.sleep(window)
-        load = meter.stop()
-        waited = time.monotonic() - start
-        if load is None or load.others_pct <= limit or waited >= max_wait:
-            return waited
+def db_size(cluster: Cluster) -> int:
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT pg_catalog.pg_database_size('postgres')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def load_data(bench: Pgbench, scale: int) -> tuple[float, int]:
+    """``pgbench -i -s scale`` and a CHECKPOINT: (seconds pgbench -i took, database bytes)."""
+    init_s = bench.init(scale)
+    with bench.cluster.connect() as conn:
+        conn.execute("CHECKPOINT")
+    return init_s, db_size(bench.cluster)
+
+
+def warm_up(bench: Pgbench, seconds: int) -> None:
+    """A discarded read-write run (it also vacuums branches and tellers and truncates the
+    history); with no seconds, only that vacuum and truncation."""
+    if seconds:
+        bench.run("rw", seconds, vacuum=True)
+    else:
+        with bench.cluster.connect() as conn:
+            conn.execute("VACUUM pgbench_branches, pgbench_tellers")
+            conn.execute("TRUNCATE pgbench_history")
 
 
 # --------------------------------------------------------------------------- server statistics
@@ -226,10 +204,6 @@ _FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
 _PROGRESS = re.compile(r"^progress: ([\d.]+) s, ([\d.]+) tps", re.M)
 
 
-class BenchError(Exception):
-    """A program or query of the benchmark failed."""
-
-
 @dataclass
 class PgbenchRun:
     config: str
@@ -257,10 +231,10 @@ class PgbenchRun:
     def cpu_ms_per_txn(self) -> float | None:
         if self.load is None or not self.transactions:
             return None
-        return 1000 * (self.load.server_cpu_s + self.load.client_cpu_s) / self.transactions
+        return 1000 * (self.load.server_s + self.load.client_s) / self.transactions
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = plain(self)
         d["wal_per_txn"] = self.wal_per_txn
         d["cpu_ms_per_txn"] = self.cpu_ms_per_txn
         d["hit_ratio"] = self.stats.hit_ratio
@@ -558,9 +532,82 @@ def run_analytic(
 
 
 def as_json(obj: Any) -> Any:
-    """Dataclasses (nested) to plain data for the JSON dump."""
+    """Dataclasses (nested, with their own ``as_dict`` where they have one) to plain data for
+    the JSON dump."""
     if hasattr(obj, "as_dict"):
         return obj.as_dict()
     if hasattr(obj, "__dataclass_fields__"):
-        return asdict(obj)
+        return plain(obj)
+    if isinstance(obj, list):
+        return [as_json(x) for x in obj]
     return obj
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields, each through :func:`as_json`."""
+    return {f.name: as_json(getattr(obj, f.name)) for f in fields(obj)}
+
+
+def spills_to_disk(signals: str) -> bool:
+    """An external sort, or a hash or hash aggregate in more than one batch (from
+    :func:`plan_signals`)."""
+    parts = signals.split("; ")
+    return any("external" in p for p in parts) or any(
+        "batches" in p and p.split()[-1] != "1" for p in parts
+    )
+
+
+def fmt_bytes(n: float) -> str:
+    return human_size(n).replace(" ", "")
+
+
+def per_round(runs: Sequence[PgbenchRun]) -> dict[int, PgbenchRun]:
+    """Per round, the quiet run if there is one, else the last."""
+    chosen: dict[int, PgbenchRun] = {}
+    for r in runs:
+        if r.round not in chosen or chosen[r.round].noisy:
+            chosen[r.round] = r
+    return chosen
+
+
+@dataclass
+class Meter:
+    """How the measurements of a run go on a shared machine: each first waits for quiet; a noisy
+    one is measured again at once (at most ``again`` times, None: until quiet) while the retry
+    budget of the whole run lasts."""
+
+    quiet: Quiet
+    retries: Retries
+    again: int | None = 1
+    log: Callable[[str], None] | None = None  # says when a noisy run is measured again
+
+    def pgbench(
+        self, bench: Pgbench, keep: list[PgbenchRun] | None = None, **kw: Any
+    ) -> PgbenchRun:
+        """:func:`measure_pgbench` (``kw``); every run appended to ``keep``, the ones measured
+        again marked ``retry_of_noisy``; the last returned."""
+        runs = measure_quiet(
+            lambda: measure_pgbench(bench, **kw),
+            bench.cluster,
+            self.quiet,
+            self.retries,
+            again=self.again,
+            log=self.log,
+        )
+        for r in runs[1:]:
+            r.retry_of_noisy = True
+        if keep is not None:
+            keep += runs
+        return runs[-1]
+
+    def analytic(self, cluster: Cluster, *, retry: bool = True, **kw: Any) -> AnalyticRun:
+        """:func:`run_analytic` (``kw``); the last run (without ``retry``: the only one)."""
+        runs = measure_quiet(
+            lambda: run_analytic(cluster, **kw),
+            cluster,
+            self.quiet,
+            self.retries,
+            again=self.again if retry else 0,
+            log=self.log,
+        )
+        return runs[-1]
