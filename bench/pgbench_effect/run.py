@@ -156,15 +156,8 @@ def one_round(
         parts.append(f"analytic {an.total_ms():.0f} ms ({others(an)}),")
         if plan.alt_storage and cfg.key in ("b", "c"):
             alt = "ssd" if out.inputs.storage == "hdd" else "hdd"
-            va = run_analytic(
-                cluster,
-                config=cfg.key,
-                scale=scale,
-                rnd=rnd,
-                reps=1,
-                session=storage_planner_settings(alt),
-                variant=alt,
-            )
+            session = storage_planner_settings(alt)
+            va = run_analytic(cluster, reps=1, session=session, variant=alt, **kw)
             va.noisy = is_noisy(va.load, plan.max_others)
             out.analytic.append(va)
     log(" ".join(parts) + f" prewarm {warm_s:.1f} s, {time.monotonic() - t0:.0f} s in all")
