@@ -367,6 +367,27 @@ def summarise(values: Sequence[tuple[float, bool]]) -> Summary | None:
     return Summary(statistics.median(use), min(use), max(use), len(use), len(quiet) < 2)
 
 
+class BenchParser(argparse.ArgumentParser):
+    """A benchmark's command line: ``--smoke`` (``smoke`` says what it runs) and ``--record``,
+    never together, ``-q`` (unless ``quiet`` is False), and the benchmark's own options."""
+
+    def __init__(self, doc: str | None, smoke: str, *, quiet: bool = True) -> None:
+        super().__init__(description=(doc or "").split("\n\n")[0])
+        self.add_argument("--smoke", action="store_true", help=smoke)
+        self.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
+        if quiet:
+            self.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    def parse(self, argv: Sequence[str] | None, min_runs: int = 0) -> argparse.Namespace:
+        """The arguments; ``min_runs``: the least ``--runs`` outside ``--smoke``."""
+        args = self.parse_args(argv)
+        if args.smoke and args.record:
+            self.error("--smoke runs are too short to record")
+        if min_runs and not args.smoke and args.runs < min_runs:
+            self.error(f"--runs must be at least {min_runs}")
+        return args
+
+
 def noise_options(
     p: argparse.ArgumentParser,
     *,

@@ -56,6 +56,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; commo
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Quiet,
     Retries,
     date_cell,
@@ -595,7 +596,7 @@ def table_rows(out: Outcome, lines: list[Line]) -> list[str]:
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p = BenchParser(__doc__, "scale 1, 1 s runs, 2 grid points")
     p.add_argument("--scale", type=int, default=100, help="pgbench scale (100)")
     p.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     p.add_argument("--duration", type=int, default=30, help="seconds of a pgbench run (30)")
@@ -606,15 +607,10 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--dims", default=",".join(DIMS), help="grid dimensions (default: all)")
     p.add_argument("--storage", help="override pgtune's storage detection")
     noise_options(p, quiet_wait=20.0, quiet_budget=600.0, retries=40)
-    p.add_argument("--smoke", action="store_true", help="scale 1, 1 s runs, 2 grid points")
-    p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    a = p.parse_args(argv)
+    a = p.parse(argv)
     dims = a.dims.split(",")
     if not set(dims) <= set(DIMS):
         p.error(f"--dims: a comma-separated subset of {','.join(DIMS)}")
-    if a.smoke and a.record:
-        p.error("--smoke runs are too short to record")
     plan = Plan(
         scale=1 if a.smoke else a.scale,
         rounds=1 if a.smoke else a.rounds,

@@ -86,6 +86,7 @@ from audit_scale.report import (  # noqa: E402
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Quiet,
     Retries,
     another_run,
@@ -369,7 +370,10 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    smoke_help = (
+        f"{SMOKE_TABLES} tables, one run per format, no warm-up; fails only when something fails"
+    )
+    parser = BenchParser(__doc__, smoke_help)
     parser.add_argument(
         "--tables",
         type=parse_tables,
@@ -399,13 +403,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_RUNS,
         help=f"measured runs per format (default and minimum {DEFAULT_RUNS})",
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help=f"{SMOKE_TABLES} tables, one run per format, no warm-up; fails only when "
-        "something fails",
-    )
-    parser.add_argument("--record", action="store_true", help=f"add a row to {RESULTS.name}")
     parser.add_argument("--major", type=int, choices=(15, 18), default=18, help="PostgreSQL")
     noise_options(
         parser,
@@ -423,12 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TOP",
         help="also time the phases and run the HTML audit under cProfile (top 25 functions)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    args = parser.parse_args(argv)
-    if args.smoke and args.record:
-        parser.error("--smoke runs are too small to record")
-    if not args.smoke and args.runs < DEFAULT_RUNS:
-        parser.error(f"--runs must be at least {DEFAULT_RUNS}")
+    args = parser.parse(argv, min_runs=DEFAULT_RUNS)
     formats = args.formats or (("json",) if args.shape == "dense" and not args.smoke else FORMATS)
     sizes = args.tables or ([1000, 5000, 20000] if args.shape == "dense" else [DEFAULT_TABLES])
     smoke = args.smoke  # one run per format, no warm-up, no waiting

@@ -32,7 +32,6 @@ reported, and recorded with ``--record``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -52,6 +51,7 @@ sys.path.insert(0, str(REPO / "bench"))  # common.py
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Load,
     LoadMeter,
     child_env,
@@ -536,20 +536,13 @@ def report(res: Result, rounds: int, limit: float, installed: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    smoke_help = f"{SMOKE_ROUNDS} rounds, no warm-up; fail only on errors or psycopg"
+    parser = BenchParser(__doc__, smoke_help, quiet=False)
     parser.add_argument(
         "--runs",
         type=int,
         default=DEFAULT_ROUNDS,
         help=f"interleaved rounds (default {DEFAULT_ROUNDS}, at least {MIN_ROUNDS})",
-    )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help=f"{SMOKE_ROUNDS} rounds, no warm-up; fail only on errors or psycopg",
-    )
-    parser.add_argument(
-        "--record", action="store_true", help=f"add a row to {RESULTS.relative_to(REPO)}"
     )
     parser.add_argument(
         "--max-others",
@@ -559,11 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="flag the run when other processes used more than PCT %% of the machine (default 5)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each round")
-    args = parser.parse_args(argv)
-    if args.smoke and args.record:
-        parser.error("--smoke runs are too short to record")
-    if not args.smoke and args.runs < MIN_ROUNDS:
-        parser.error(f"--runs must be at least {MIN_ROUNDS}")
+    args = parser.parse(argv, min_runs=MIN_ROUNDS)
     rounds = SMOKE_ROUNDS if args.smoke else args.runs
 
     log = progress(args.verbose)

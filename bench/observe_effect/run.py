@@ -54,6 +54,7 @@ import psycopg  # noqa: E402
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Quiet,
     Retries,
     date_cell,
@@ -585,7 +586,7 @@ def table_rows(out: Outcome, table: list[Row]) -> list[str]:
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p = BenchParser(__doc__, "scale 1, short windows, one round")
     p.add_argument("--scale", type=int, default=100, help="pgbench scale (100)")
     p.add_argument("--duration", type=int, default=60, help="measured read-write run, s (60)")
     p.add_argument("--rounds", type=int, default=3, help="rounds a b c (3)")
@@ -597,12 +598,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--workload", default="mixed", help="pgtune --workload (mixed)")
     p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
     noise_options(p, quiet_wait=30.0, quiet_budget=300.0, retries=3)
-    p.add_argument("--smoke", action="store_true", help="scale 1, short windows, one round")
-    p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    a = p.parse_args(argv)
-    if a.smoke and a.record:
-        p.error("--smoke runs are too short to record")
+    a = p.parse(argv)
     plan = Plan(
         scale=1 if a.smoke else a.scale,
         rounds=1 if a.smoke else a.rounds,

@@ -61,6 +61,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; commo
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Quiet,
     Retries,
     is_noisy,
@@ -232,7 +233,7 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p = BenchParser(__doc__, "scale 1, 1 s runs, one round")
     p.add_argument("--scales", default="100,400", help="pgbench scales (default 100,400)")
     p.add_argument("--rounds", type=int, default=3, help="rounds a b c (default 3)")
     p.add_argument("--seconds", type=int, default=60, help="length of a measured run (60)")
@@ -263,13 +264,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         help="skip the analytic set with the other storage class's planner costs",
     )
     noise_options(p, quiet_wait=45.0, quiet_budget=600.0, retries=4)
-    p.add_argument("--smoke", action="store_true", help="scale 1, 1 s runs, one round")
-    p.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
     p.add_argument("--json", type=Path, help=f"write every run here (--record: {RAW.name})")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    a = p.parse_args(argv)
-    if a.smoke and a.record:
-        p.error("--smoke runs are too short to record")
+    a = p.parse(argv)
     names = {"a", "b", "c"} | {v.partition(":")[0] for v in a.variant}
     if not set(a.configs.split(",")) <= names:
         p.error(f"--configs: a comma-separated subset of {','.join(sorted(names))}")

@@ -57,6 +57,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; commo
 from common import (  # noqa: E402
     RESULTS,
     BenchError,
+    BenchParser,
     Quiet,
     Retries,
     another_run,
@@ -403,7 +404,11 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    smoke_help = (
+        f"{SMOKE_SIZE} tables, one run, no warm-up, then apply and re-plan; fails only when "
+        "something fails"
+    )
+    parser = BenchParser(__doc__, smoke_help)
     parser.add_argument(
         "--tables",
         type=parse_sizes,
@@ -417,13 +422,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_RUNS,
         help=f"measured runs per size (default {DEFAULT_RUNS}, at least {MIN_RUNS})",
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help=f"{SMOKE_SIZE} tables, one run, no warm-up, then apply and re-plan; fails only "
-        "when something fails",
-    )
-    parser.add_argument("--record", action="store_true", help=f"add rows to {RESULTS.name}")
     parser.add_argument(
         "--shape",
         choices=syn.SHAPES,
@@ -454,12 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TOP",
         help="also run the largest size under cProfile (top 25 functions)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    args = parser.parse_args(argv)
-    if args.smoke and args.record:
-        parser.error("--smoke runs are too small to record")
-    if not args.smoke and args.runs < MIN_RUNS:
-        parser.error(f"--runs must be at least {MIN_RUNS}")
+    args = parser.parse(argv, min_runs=MIN_RUNS)
     smoke = args.smoke  # one run of each, no warm-up, no waiting; then apply and re-plan
     cfg = Settings(
         [SMOKE_SIZE] if smoke else args.tables,
