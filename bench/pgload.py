@@ -12,6 +12,7 @@ client, and the CPU that *other* processes used (``common.LoadMeter``).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import statistics
@@ -35,6 +36,16 @@ CONF_NAME = "pgtune.conf"  # the harness's include file (conf.d/pgtune.conf)
 # Used while pgbench -i loads data (not measured): no checkpoints in the middle of the load.
 LOAD_CONF = "maintenance_work_mem = '1GB'\nmax_wal_size = '16GB'\ncheckpoint_timeout = '30min'\n"
 LOAD_SETTINGS = {"maintenance_work_mem", "max_wal_size", "checkpoint_timeout"}
+
+
+def load_options(p: argparse.ArgumentParser) -> None:
+    """The options of the load every pgbench benchmark runs."""
+    p.add_argument("--warmup", type=int, default=10, help="read-write warm-up seconds (10)")
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
+    p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
+
 
 # --------------------------------------------------------------------------- the cluster
 

@@ -77,6 +77,7 @@ from pgload import (  # noqa: E402
     PgbenchRun,
     fmt_bytes,
     load_data,
+    load_options,
     pg15,
     prewarm,
     spills_to_disk,
@@ -600,12 +601,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--scale", type=int, default=100, help="pgbench scale (100)")
     p.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     p.add_argument("--duration", type=int, default=30, help="seconds of a pgbench run (30)")
-    p.add_argument("--warmup", type=int, default=10, help="read-write warm-up seconds (10)")
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
+    load_options(p)
     p.add_argument("--dims", default=",".join(DIMS), help="grid dimensions (default: all)")
-    p.add_argument("--storage", help="override pgtune's storage detection")
     noise_options(p, quiet_wait=20.0, quiet_budget=600.0, retries=40)
     a = p.parse(argv)
     dims = a.dims.split(",")

@@ -77,6 +77,7 @@ from pgload import (  # noqa: E402
     PgbenchRun,
     fmt_bytes,
     load_data,
+    load_options,
     per_round,
     pg15,
     prewarm,
@@ -591,12 +592,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--duration", type=int, default=60, help="measured read-write run, s (60)")
     p.add_argument("--rounds", type=int, default=3, help="rounds a b c (3)")
     p.add_argument("--observe", default="30s", help="observation window on b (30s)")
-    p.add_argument("--warmup", type=int, default=10, help="discarded read-write warm-up, s (10)")
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
+    load_options(p)
     p.add_argument("--workload", default="mixed", help="pgtune --workload (mixed)")
-    p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
     noise_options(p, quiet_wait=30.0, quiet_budget=300.0, retries=3)
     a = p.parse(argv)
     plan = Plan(

@@ -99,6 +99,7 @@ from pgload import (  # noqa: E402
     Pgbench,
     PgbenchRun,
     load_data,
+    load_options,
     pg15,
     prewarm,
     run_analytic,
@@ -237,10 +238,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
     p.add_argument("--scales", default="100,400", help="pgbench scales (default 100,400)")
     p.add_argument("--rounds", type=int, default=3, help="rounds a b c (default 3)")
     p.add_argument("--seconds", type=int, default=60, help="length of a measured run (60)")
-    p.add_argument("--warmup", type=int, default=10, help="read-write warm-up seconds (10)")
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=2, help="timed runs of each analytic query (2)")
+    load_options(p)
     p.add_argument("--configs", default="a,b,c", help="which configurations, in order")
     p.add_argument(
         "--variant",
@@ -257,7 +255,6 @@ def parse(argv: Sequence[str] | None) -> tuple[Plan, argparse.Namespace]:
         help="pgtune/PGTune workload (default mixed: what `pgtune generate` picks without "
         "--workload, and what pgbench read-write + select-only + analytic queries are)",
     )
-    p.add_argument("--storage", help="override pgtune's storage detection (hdd, ssd, nvme)")
     p.add_argument(
         "--no-alt-storage",
         action="store_true",
