@@ -280,7 +280,7 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Outcome:
     out = Outcome(plan)
     # A noisy run is measured again at once, so that it keeps its place between the same two
     # pgtune measurements, until quiet while the retry budget lasts; the noisy ones are dropped.
-    quiet = Quiet(plan.max_others, plan.quiet_wait, plan.quiet_budget)
+    quiet = Quiet(plan.max_others, plan.quiet_wait, plan.quiet_budget, window=3.0)
     meter = Meter(quiet, Retries(plan.retries), again=None)
     with pg15(plan.clients, plan.threads) as bench:
         cluster = bench.cluster
