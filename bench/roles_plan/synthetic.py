@@ -299,6 +299,36 @@ def _loop(schema: str, rule: Rule, per_schema: int) -> sql.Composed:
     )
 
 
+def _schema_with_tables(conn: psycopg.Connection[Any], schema: str, per_schema: int) -> None:
+    """In the caller's transaction: ``schema`` owned by the owner, who then creates its tables
+    (``t0001`` ...) and runs the rest of the transaction."""
+    s = sql.Identifier(schema)
+    conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(s, _role(OWNER)))
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_role(OWNER)))
+    conn.execute(
+        sql.SQL(
+            "DO $do$ BEGIN FOR i IN 1..{per} LOOP "
+            "EXECUTE format('CREATE TABLE %I.%I (id serial PRIMARY KEY, "
+            "tenant_id int NOT NULL, payload text)', {schema}, "
+            "'t' || lpad(i::text, 4, '0')); "
+            "END LOOP; END $do$"
+        ).format(per=sql.Literal(per_schema), schema=sql.Literal(schema))
+    )
+
+
+def _functions(s: sql.Identifier) -> list[sql.Composable]:
+    """The two functions every schema has."""
+    return [
+        sql.SQL(
+            "CREATE FUNCTION {}.f_total(n integer) RETURNS integer LANGUAGE sql "
+            "IMMUTABLE AS 'SELECT n + 1'"
+        ).format(s),
+        sql.SQL("CREATE FUNCTION {}.f_touch() RETURNS void LANGUAGE plpgsql AS 'BEGIN END'").format(
+            s
+        ),
+    ]
+
+
 def build_schema(conn: psycopg.Connection[Any], index: int, per_schema: int) -> None:
     """Schema ``s<index>`` with its tables, functions, grants, default privileges and drift;
     RLS on the first 50 tables of ``s01`` (``conn``: superuser to ``app``, autocommit)."""
@@ -306,30 +336,8 @@ def build_schema(conn: psycopg.Connection[Any], index: int, per_schema: int) -> 
     s = sql.Identifier(schema)
     team = _role(TEAMS[index - 1]) if index <= len(TEAMS) else None
     with conn.transaction():
-        conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(s, _role(OWNER)))
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_role(OWNER)))
-        conn.execute(
-            sql.SQL(
-                "DO $do$ BEGIN FOR i IN 1..{per} LOOP "
-                "EXECUTE format('CREATE TABLE %I.%I (id serial PRIMARY KEY, "
-                "tenant_id int NOT NULL, payload text)', {schema}, "
-                "'t' || lpad(i::text, 4, '0')); "
-                "END LOOP; END $do$"
-            ).format(per=sql.Literal(per_schema), schema=sql.Literal(schema))
-        )
-        conn.execute(
-            _join(
-                [
-                    sql.SQL(
-                        "CREATE FUNCTION {}.f_total(n integer) RETURNS integer LANGUAGE sql "
-                        "IMMUTABLE AS 'SELECT n + 1'"
-                    ).format(s),
-                    sql.SQL(
-                        "CREATE FUNCTION {}.f_touch() RETURNS void LANGUAGE plpgsql AS 'BEGIN END'"
-                    ).format(s),
-                ]
-            )
-        )
+        _schema_with_tables(conn, schema, per_schema)
+        conn.execute(_join(_functions(s)))
         writers = [_role(READWRITE), *([team] if team is not None else [])]
         rw = sql.SQL(", ").join(writers)
         readers = sql.SQL(", ").join([_role(READONLY), *writers, *map(_role, GLOB_USERS)])
@@ -670,28 +678,12 @@ def dense_build_schema(conn: psycopg.Connection[Any], index: int, per_schema: in
     rw = sql.SQL(", ").join(map(_role, writers))
     delegate, second = writers[0], readers[0]
     with conn.transaction():
-        conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(s, _role(OWNER)))
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_role(OWNER)))
-        conn.execute(
-            sql.SQL(
-                "DO $do$ BEGIN FOR i IN 1..{per} LOOP "
-                "EXECUTE format('CREATE TABLE %I.%I (id serial PRIMARY KEY, "
-                "tenant_id int NOT NULL, payload text)', {schema}, "
-                "'t' || lpad(i::text, 4, '0')); "
-                "END LOOP; END $do$"
-            ).format(per=sql.Literal(per_schema), schema=sql.Literal(schema))
-        )
+        _schema_with_tables(conn, schema, per_schema)
         prefix = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}").format(
             _role(OWNER), s
         )
         stmts: list[sql.Composable] = [
-            sql.SQL(
-                "CREATE FUNCTION {}.f_total(n integer) RETURNS integer LANGUAGE sql "
-                "IMMUTABLE AS 'SELECT n + 1'"
-            ).format(s),
-            sql.SQL(
-                "CREATE FUNCTION {}.f_touch() RETURNS void LANGUAGE plpgsql AS 'BEGIN END'"
-            ).format(s),
+            *_functions(s),
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}, {}").format(s, ro, rw),
             sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, ro),
             sql.SQL("GRANT SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, ro),
