@@ -87,6 +87,16 @@ class Role:
     comment: str | None = None
 
 
+class MembershipGrant(NamedTuple):
+    """One grant of a membership (PostgreSQL 16+: a membership exists once per grantor, each
+    grant with its own options); live side only (``Membership.grants``)."""
+
+    grantor: str
+    admin: bool
+    inherit: bool
+    set: bool
+
+
 @dataclass(frozen=True, order=True, slots=True)
 class Membership:
     group: str  # the role granted
@@ -100,6 +110,10 @@ class Membership:
     # Live side, 16+: its only grant is the ADMIN one CREATE ROLE gave the CREATEROLE role
     # that created the group (catalog/queries/memberships.sql); not part of equality.
     creation_grant: bool = field(default=False, compare=False)
+    # Live side, 16+: each grant with its own options, by grantor (sorted); not part of
+    # equality. A revoke that takes a grant carrying ADMIN OPTION also takes, with CASCADE,
+    # the grants its holder made (diff_roles).
+    grants: tuple[MembershipGrant, ...] = field(default=(), compare=False)
 
 
 class ObjectRef(NamedTuple):

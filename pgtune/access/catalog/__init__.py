@@ -52,8 +52,10 @@ Representation (the live side of ``plan.diff``):
   ``ALTER ROLE ... SET`` (database 0) split at the first '=' and sorted; per-database role
   settings (``ALTER ROLE ... IN DATABASE``) are not read. ``password_env`` is always None.
 - **Memberships**: one per (group, member). On 16+ a membership may be granted once per
-  grantor: the options are OR-ed (what the member effectively gets). Before 16, ``inherit`` and
-  ``set`` are None (inheritance follows the member's INHERIT attribute).
+  grantor: the options are OR-ed (what the member effectively gets), and ``grants`` keeps each
+  grant with its own options (a revoke that takes a grant carrying ADMIN OPTION takes, with
+  CASCADE, the grants its holder made). Before 16, ``inherit`` and ``set`` are None
+  (inheritance follows the member's INHERIT attribute) and there are no grantors.
 - **RLS**: ``rls_tables`` has every ordinary and partitioned table, with its flags; policies
   carry the server's ``pg_get_expr`` text and roles sorted, "PUBLIC" for the public role.
 

@@ -74,14 +74,22 @@ def role(row: RoleRow) -> model.Role:
 
 
 def membership(row: MembershipRow) -> model.Membership:
+    grantors = tuple(sorted(row.grantors or ()))
+    admin, inherit, set_ = (
+        frozenset(names or ())
+        for names in (row.admin_grantors, row.inherit_grantors, row.set_grantors)
+    )
     return model.Membership(
         group=row.group_name,
         member=row.member_name,
         admin=row.admin,
         inherit=row.inherit,
         set=row.set_option,
-        grantors=tuple(sorted(row.grantors or ())),
+        grantors=grantors,
         creation_grant=bool(row.creation_grant),
+        grants=tuple(
+            model.MembershipGrant(g, g in admin, g in inherit, g in set_) for g in grantors
+        ),
     )
 
 

@@ -46,6 +46,10 @@ class MembershipRow:
     inherit: bool | None  # None before PostgreSQL 16
     set_option: bool | None
     grantors: list[str] | None = None  # 16+: who granted it (one grant each); None before
+    # 16+: the grantors whose grant carries ADMIN / INHERIT / SET (None: none, or before 16)
+    admin_grantors: list[str] | None = None
+    inherit_grantors: list[str] | None = None
+    set_grantors: list[str] | None = None
     # 16+: its only grant is the one CREATE ROLE gave the CREATEROLE role that created the
     # group (see memberships.sql); None before
     creation_grant: bool | None = None

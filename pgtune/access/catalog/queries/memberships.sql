@@ -2,13 +2,21 @@
 -- grantor, each with its own options; the model has one membership per (group, member), whose
 -- options are what the member effectively gets: any grant with the option gives it. The
 -- grantors are listed: a plain REVOKE only removes the current user's grant, the others need
--- REVOKE ... GRANTED BY each of them.
+-- REVOKE ... GRANTED BY each of them. The grantors whose grant carries each option are listed
+-- too (a grant with ADMIN OPTION that is revoked takes, with CASCADE, the grants its holder
+-- made: PostgreSQL tracks those dependencies from 16).
 SELECT g.rolname AS group_name,
        m.rolname AS member_name,
        pg_catalog.bool_or(a.admin_option) AS admin,
        pg_catalog.bool_or(a.inherit_option) AS inherit,
        pg_catalog.bool_or(a.set_option) AS set_option,
        pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(a.grantor)::text) AS grantors,
+       pg_catalog.array_agg(pg_catalog.pg_get_userbyid(a.grantor)::text)
+           FILTER (WHERE a.admin_option) AS admin_grantors,
+       pg_catalog.array_agg(pg_catalog.pg_get_userbyid(a.grantor)::text)
+           FILTER (WHERE a.inherit_option) AS inherit_grantors,
+       pg_catalog.array_agg(pg_catalog.pg_get_userbyid(a.grantor)::text)
+           FILTER (WHERE a.set_option) AS set_grantors,
        -- Every grant of the pair is the one CREATE ROLE made itself when a CREATEROLE role
        -- (not a superuser) created the group: the bootstrap superuser as grantor, ADMIN
        -- without INHERIT or SET, and made by that CREATE ROLE, which takes the role's OID,
