@@ -32,6 +32,10 @@ BACKEND_OVERHEAD = 4 * MB
 # An idle connection: its catalog cache and stack (measured ~1.3-2MB private per idle backend,
 # e.g. Andres Freund, "Measuring the Memory Overhead of a Postgres Connection", 2020).
 IDLE_BACKEND_OVERHEAD = 2 * MB
+# What a process adds once it has JIT-compiled a query: LLVM's relocated library pages and
+# the compiled code, private to each process and kept until it exits (bench/backend_memory
+# measured 1.0MB idle, 1.9MB busy and +9.7MB after one compiled query on PostgreSQL 15).
+JIT_OVERHEAD = 10 * MB
 # checkpointer, background writer, WAL writer, autovacuum launcher, logical replication launcher
 AUXILIARY_PROCESSES = 5
 WORK_MEM_MIN = 64 * KB  # PostgreSQL's minimum
@@ -64,6 +68,8 @@ class Budget:
     page_tables_per_process: int = 0
     # shared lock-table memory per backend slot beyond the default max_locks_per_transaction
     lock_table_per_backend: int = 0
+    # jit = on: busy sessions and parallel workers compile their expensive queries
+    jit: bool = False
 
     @property
     def limit(self) -> int:
@@ -137,7 +143,23 @@ class Budget:
                 f"{busy} processes x {format_pg_size(BACKEND_OVERHEAD)} overhead",
             ),
             *self._page_tables(),
+            *self._jit(),
             *self._lock_table(),
+        ]
+
+    def _jit(self) -> list[tuple[str, int, str]]:
+        if not self.jit:
+            return []
+        # Active sessions and their parallel workers run the queries costly enough to compile
+        # (each worker compiles its own copy).
+        processes = self.active_sessions + self.busy_workers
+        return [
+            (
+                "jit",
+                processes * JIT_OVERHEAD,
+                f"{processes} processes x {format_pg_size(JIT_OVERHEAD)} of LLVM code once they "
+                "JIT-compile (jit = on)",
+            )
         ]
 
     def _lock_table(self) -> list[tuple[str, int, str]]:
