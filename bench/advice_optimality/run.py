@@ -182,6 +182,7 @@ def point_budget(base: Config, settings: dict[str, str], doc: dict[str, Any]) ->
             settings.get("max_parallel_workers_per_gather", b.parallel_per_gather or 0)
         )
         or b.parallel_per_gather,
+        jit=settings["jit"] in ("on", "True", "true") if "jit" in settings else b.jit,
     )
 
 

@@ -177,6 +177,7 @@ def pgtune_config(doc: Mapping[str, Any]) -> tuple[Config, Inputs]:
         active_bound=budget_doc.get("active_bound"),
         parallel_per_gather=budget_doc.get("parallel_per_gather"),
         page_tables_per_process=int(budget_doc.get("page_tables_per_process", 0)),
+        jit=doc["settings"].get("jit", {}).get("setting") == "on",
         lock_table_per_backend=lock_table_per_backend(
             int(doc["settings"].get("max_locks_per_transaction", {"setting": 64})["setting"])
         ),
