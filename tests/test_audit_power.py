@@ -592,7 +592,8 @@ def test_a_role_named_public_never_reads_like_the_pseudo_role(
             'GRANT "PUBLIC" TO alice',
             "CREATE TABLE public.via_role (id int)",
             "CREATE TABLE public.via_everyone (id int)",
-            'GRANT SELECT ON public.via_role TO "PUBLIC"',
+            # INSERT too, so the two tables are not one group (whose "via" would list both)
+            'GRANT SELECT, INSERT ON public.via_role TO "PUBLIC"',
             "GRANT SELECT ON public.via_everyone TO PUBLIC",
         ],
     )
@@ -601,17 +602,20 @@ def test_a_role_named_public_never_reads_like_the_pseudo_role(
     section = cluster_section(snapshot, run_checks(snapshot), reviews)
     [alice] = [r for r in section["review"] if r["role"] == "alice"]
     via = {
-        tuple(g["objects"]): g["via"]
+        tuple(g["objects"]): (g["privileges"], g["via"])
         for g in alice["privileges"]
-        if g["kind"] == "table" and g["privileges"] == ["SELECT"]
+        if g["kind"] == "table"
     }
-    assert via == {("via_role",): ['"PUBLIC"'], ("via_everyone",): ["PUBLIC"]}
+    assert via == {
+        ("via_role",): (["SELECT", "INSERT"], ['"PUBLIC"']),
+        ("via_everyone",): (["SELECT"], ["PUBLIC"]),
+    }
 
     report = build_report([section])
     md, html = render(report, "md"), render(report, "html")
-    line = "SELECT on 1 of 2 tables in postgres.public: {}"
-    assert line.format('via_role — via "PUBLIC"') in md
-    assert line.format("via_role — via PUBLIC") not in md
-    assert line.format("via_everyone — via PUBLIC") in md
-    assert line.format("via_role — via &#34;PUBLIC&#34;") in html
-    assert line.format("via_everyone — via PUBLIC") in html
+    line = "{} on 1 of 2 tables in postgres.public: {}"
+    assert line.format("SELECT, INSERT", 'via_role — via "PUBLIC"') in md
+    assert line.format("SELECT, INSERT", "via_role — via PUBLIC") not in md
+    assert line.format("SELECT", "via_everyone — via PUBLIC") in md
+    assert line.format("SELECT, INSERT", "via_role — via &#34;PUBLIC&#34;") in html
+    assert line.format("SELECT", "via_everyone — via PUBLIC") in html
