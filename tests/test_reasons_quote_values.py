@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgtune.errors import BudgetError
-from pgtune.tuning.budget import BACKEND_OVERHEAD, IDLE_BACKEND_OVERHEAD
+from pgtune.tuning.budget import BACKEND_OVERHEAD, IDLE_BACKEND_OVERHEAD, JIT_OVERHEAD
 from pgtune.tuning.recommend import Recommendation
 from pgtune.units import GB, KB, MB, TB, parse_size
 from pgtune.versions import SUPPORTED_MAJORS
@@ -24,8 +24,19 @@ COUNT = re.compile(
     r"idle connections)\b"
 )
 # Named constants a reason may quote: a WAL segment, the minimum work_mem, the busy and idle
-# backend overhead, PostgreSQL's max_wal_size default and pre-17 vacuum cap, the guides' range.
-CONSTANTS = {16 * MB, 64 * KB, BACKEND_OVERHEAD, IDLE_BACKEND_OVERHEAD, 1 * GB, 64 * MB, 256 * MB}
+# backend overhead, JIT's per-process code and the memory below which JIT is off, PostgreSQL's
+# max_wal_size default and pre-17 vacuum cap, the guides' range.
+CONSTANTS = {
+    16 * MB,
+    64 * KB,
+    BACKEND_OVERHEAD,
+    IDLE_BACKEND_OVERHEAD,
+    JIT_OVERHEAD,
+    1 * GB,
+    2 * GB,
+    64 * MB,
+    256 * MB,
+}
 
 
 def _allowed(rec: Recommendation) -> tuple[set[int], set[int]]:
@@ -63,6 +74,7 @@ def _allowed(rec: Recommendation) -> tuple[set[int], set[int]]:
         b.busy_workers,
         b.autovacuum_workers,
         b.active_sessions + b.busy_workers + b.autovacuum_workers + b.other_processes,
+        b.active_sessions + b.busy_workers,  # the processes that JIT-compile
     }
     # one query's processes: the leader and its parallel workers
     counts.add(1 + int(rec.get("max_parallel_workers_per_gather").value))

@@ -171,7 +171,7 @@ def recommend(ctx: Context) -> Recommendation:
                 else 0
             ),
             lock_table_per_backend=memory.lock_table_per_backend(locks_value),
-            jit=bool(wl.jit),
+            jit=io.jit_on(ctx),
         ),
         wanted_connections=wanted,
         fixed_by=fixed_by,

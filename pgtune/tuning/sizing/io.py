@@ -1,8 +1,9 @@
 """Planner costs and I/O: storage-dependent costs, prefetching, statistics, JIT, PG18 AIO."""
 
 from pgtune.errors import UsageError
+from pgtune.tuning.budget import JIT_OVERHEAD
 from pgtune.tuning.sizing import Context, Decision
-from pgtune.units import MB
+from pgtune.units import GB, MB, format_pg_size
 
 IO_WORKERS_MIN, IO_WORKERS_MAX = 3, 32
 
@@ -40,6 +41,16 @@ def planner_costs(ctx: Context) -> list[Decision]:
     ]
 
 
+# Below this, JIT's per-process LLVM code (JIT_OVERHEAD) costs more memory than its CPU saving
+# is worth: it would push a 512MB-1GB dw or mixed server under its 100 connections.
+JIT_MIN_MEMORY = 2 * GB
+
+
+def jit_on(ctx: Context) -> bool:
+    """The workload wants JIT and the machine has the memory for its code."""
+    return bool(ctx.workload.jit) and ctx.memory >= JIT_MIN_MEMORY
+
+
 def statistics_and_jit(ctx: Context) -> list[Decision]:
     wl = ctx.workload
     stats_why = (
@@ -47,17 +58,27 @@ def statistics_and_jit(ctx: Context) -> list[Decision]:
         if wl.default_statistics_target > 100
         else "the default detail suits short queries; raise per column where plans go wrong"
     )
-    jit_why = (
-        "on, as by default: only queries costlier than jit_above_cost (100000) compile, so "
-        "short queries never pay; long aggregates use ~13% less CPU (bench/RESULTS.md)"
-        if wl.jit
-        else f"{wl.name}: off; a short query the planner misestimates above jit_above_cost "
-        "(100000) pays tens of milliseconds of compile time, a latency spike for no gain "
-        "(PGTune turns it off here too)"
-    )
+    if not wl.jit:
+        jit_why = (
+            f"{wl.name}: off; a short query the planner misestimates above jit_above_cost "
+            "(100000) pays tens of milliseconds of compile time, a latency spike for no gain "
+            "(PGTune turns it off here too)"
+        )
+    elif not jit_on(ctx):
+        jit_why = (
+            f"off below {format_pg_size(JIT_MIN_MEMORY)} of memory: every process that compiles "
+            f"keeps {format_pg_size(JIT_OVERHEAD)} of LLVM code (bench/backend_memory), memory "
+            "that work_mem and connections need more here"
+        )
+    else:
+        jit_why = (
+            "on, as by default: only queries costlier than jit_above_cost (100000) compile, so "
+            "short queries never pay; long aggregates use ~13% less CPU (bench/RESULTS.md); "
+            f"each process that compiles keeps {format_pg_size(JIT_OVERHEAD)} (in the budget)"
+        )
     return [
         Decision("default_statistics_target", wl.default_statistics_target, stats_why),
-        Decision("jit", wl.jit, jit_why),
+        Decision("jit", jit_on(ctx), jit_why),
         track_io_timing(ctx),
     ]
 
