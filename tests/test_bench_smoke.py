@@ -124,3 +124,22 @@ def test_observe_effect_smoke() -> None:
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     for label in ("read-write", "analytic", "observed (c) vs hardware-only (b)", "targets:"):
         assert label in proc.stdout
+
+
+BACKEND_MEMORY = Path(__file__).resolve().parents[1] / "bench" / "backend_memory" / "run.py"
+
+
+@pytest.mark.pg
+def test_backend_memory_smoke() -> None:
+    """The backend-memory benchmark measures every figure it compares with a budget constant."""
+    get_pg_binaries(15)  # fails (or skips with PGTUNE_ALLOW_SKIP_PG=1) like the other pg tests
+    proc = subprocess.run(
+        [sys.executable, str(BACKEND_MEMORY), "--smoke", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    for label in ("idle backend:", "busy backend", "page tables: +", "JIT: +"):
+        assert label in proc.stdout
