@@ -453,9 +453,7 @@ def test_hardened_cluster_stays_quiet(
 
     # pgtune generate's output alone: exactly what it leaves to do (one finding each).
     left = run_checks(collect(dsn, label="hardened"), HARDENED_POLICY)
-    assert sorted(f.id for f in left) == sorted(
-        LEFT_BY_GENERATE | {i for i, _ in no_tls}
-    )
+    assert sorted(f.id for f in left) == sorted(LEFT_BY_GENERATE | {i for i, _ in no_tls})
 
     cluster.write_conf(BEYOND_GENERATE + (f"ssl_ciphers = '{GOOD_CIPHERS}'\n" if tls else ""))
     cluster.restart()

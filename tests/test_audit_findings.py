@@ -281,7 +281,7 @@ def test_md5_secrets_only_when_readable() -> None:
     s = snap(roles=[Role("app", login=True)], secrets={"postgres": "scram", "app": "md5"})
     [f] = found(s, "PGT-AUTH-002")
     assert (f.object, f.severity) == ("app", "high")
-    assert '\\password \'"app"\'' in f.remediation
+    assert "\\password '\"app\"'" in f.remediation
     assert found(replace(s, secrets=None), "PGT-AUTH-002") == []
 
 

@@ -341,11 +341,7 @@ def test_public_privileges_merged_functions_and_extension_wrappers(
 
     # The review says what member will get on tables postgres creates later, and through whom
     # (PostgreSQL's own PUBLIC EXECUTE on functions is left out).
-    [review] = [
-        r
-        for r in review_snapshot(snapshot)
-        if r.role.name == "member"
-    ]
+    [review] = [r for r in review_snapshot(snapshot) if r.role.name == "member"]
     assert [future_privilege_doc(f) for f in review.future_privileges] == [
         {
             "database": "app",

@@ -136,7 +136,7 @@ def test_remediations_are_shown_as_what_they_are() -> None:
     assert "- **Remediation (SQL):**\n\n````sql\nALTER ROLE x NOCREATEROLE;" in md
     label = "Remediation (configuration file: postgresql.conf or pg_hba.conf)"
     assert f"- **{label}:**\n\n```\npg_hba.conf line 3: use" in md
-    assert '- **Remediation (shell command on the database host):**\n\n```sh\npg_checksums' in md
+    assert "- **Remediation (shell command on the database host):**\n\n```sh\npg_checksums" in md
     assert "- **Remediation:**\n\n```\nwhatever an older pgtune said\n```" in md
     assert md.count("```sql") == 1 and md.count("````sql") == 1
     for text in (
