@@ -41,8 +41,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import statistics
 import sys
 import time
@@ -50,18 +48,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-BENCH = HERE.parent
-REPO = BENCH.parent
-for p in (REPO / "tests", BENCH):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]  # pgcluster.py; common.py
 
 import common  # noqa: E402
+import pgload  # noqa: E402
 import psycopg  # noqa: E402
 
-import pgcluster  # noqa: E402
 from pgcluster import Cluster, PgBinaries, PgHarnessError, check_accessible  # noqa: E402
+from pgtune.errors import UsageError  # noqa: E402
 from pgtune.tuning.budget import BACKEND_OVERHEAD, IDLE_BACKEND_OVERHEAD, JIT_OVERHEAD  # noqa: E402
 from pgtune.tuning.sizing.memory import HUGE_PAGES_ON, page_tables_per_process  # noqa: E402
 from pgtune.units import human_size, parse_size  # noqa: E402
@@ -123,9 +118,7 @@ class Result:
 def execute(args: argparse.Namespace, log: Callable[[str], None]) -> Result:
     binaries = PgBinaries.for_major(15)
     check_accessible(binaries)
-    # on the real disk, like every cluster benchmark (never /dev/shm)
-    os.environ.setdefault(pgcluster.TMPDIR_ENV, "/var/tmp")
-    pgcluster.cluster_tmpdir.cache_clear()
+    pgload.prepare_tmpdir()  # on the real disk, like every cluster benchmark (never /dev/shm)
     cluster = Cluster(binaries)
     conns: list[psycopg.Connection[tuple[object, ...]]] = []
     try:
@@ -276,50 +269,42 @@ huge_pages off; *JIT*: after one JIT-compiled query. Medians over the sessions.
 
 
 def row(r: Result, started: float) -> str:
-    now = datetime.datetime.fromtimestamp(started, datetime.UTC).strftime("%Y-%m-%d %H:%M")
     cells = [
-        now,
+        common.date_cell(started),
         f"`{common.git_commit()}`",
         common.machine(),
         f"{r.shared_buffers} x {r.connections}",
     ]
-    cells += [f"{fig}; {ver}" for fig, ver in verdicts(r)]
-    return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
+    return common.table_row(cells + [f"{fig}; {ver}" for fig, ver in verdicts(r)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p = common.BenchParser(__doc__, "128MB, 5 connections, 5 tables")
     p.add_argument("--shared-buffers", default="2GB")
     p.add_argument("--table-size", default="1GB", help="the scanned table (fits shared_buffers)")
     p.add_argument("--connections", type=int, default=40)
     p.add_argument("--tables", type=int, default=50, help="the application schema's tables")
     p.add_argument("--scanners", type=int, default=5)
-    p.add_argument("--smoke", action="store_true", help="128MB, 5 connections, 5 tables")
-    p.add_argument("--record", action="store_true", help="add a row to bench/RESULTS.md")
-    p.add_argument("-q", "--quiet", action="store_true")
-    args = p.parse_args(argv)
+    args = p.parse(argv)
     if args.smoke:
-        if args.record:
-            p.error("--smoke runs are too small to record")
         args.shared_buffers, args.table_size = "128MB", "32MB"
         args.connections, args.tables, args.scanners = 5, 5, 2
-    if parse_size(args.table_size) > parse_size(args.shared_buffers) * 9 // 10:
+    try:
+        too_big = parse_size(args.table_size) > parse_size(args.shared_buffers) * 9 // 10
+    except UsageError as exc:
+        p.error(str(exc))
+    if too_big:
         p.error("--table-size must fit in --shared-buffers (at most 90 %)")
     started = time.time()
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(msg, file=sys.stderr, flush=True)
-
     try:
-        result = execute(args, log)
+        result = execute(args, common.progress(not args.quiet))
     except (PgHarnessError, psycopg.Error, OSError) as exc:
         print(f"backend_memory: FAIL: {exc}", file=sys.stderr)
         return 1
     print(report(result))
     if args.record:
         common.record_rows(SECTION, SECTION_TEXT, [row(result, started)])
-        print("recorded in bench/RESULTS.md")
+        print(f"recorded in {common.RESULTS.name}")
     return 0
 
 
