@@ -586,8 +586,13 @@ def test_a_role_named_public_never_reads_like_the_pseudo_role(
             'CREATE ROLE "PUBLIC" NOLOGIN',
             "CREATE ROLE alice LOGIN",
             'GRANT "PUBLIC" TO alice',
+            # a role whose name is "PUBLIC" with its quotes must not read like the one above
+            'CREATE ROLE """PUBLIC""" NOLOGIN',
+            'GRANT """PUBLIC""" TO alice',
             "CREATE TABLE public.via_role (id int)",
             "CREATE TABLE public.via_everyone (id int)",
+            "CREATE TABLE public.via_quoted (id int)",
+            'GRANT SELECT, UPDATE ON public.via_quoted TO """PUBLIC"""',
             # INSERT too, so the two tables are not one group (whose "via" would list both)
             'GRANT SELECT, INSERT ON public.via_role TO "PUBLIC"',
             "GRANT SELECT ON public.via_everyone TO PUBLIC",
@@ -605,13 +610,15 @@ def test_a_role_named_public_never_reads_like_the_pseudo_role(
     assert via == {
         ("via_role",): (["SELECT", "INSERT"], ['"PUBLIC"']),
         ("via_everyone",): (["SELECT"], ["PUBLIC"]),
+        ("via_quoted",): (["SELECT", "UPDATE"], ['"""PUBLIC"""']),
     }
 
     report = build_report([section])
     md, html = render(report, "md"), render(report, "html")
-    line = "{} on 1 of 2 tables in postgres.public: {}"
+    line = "{} on 1 of 3 tables in postgres.public: {}"
     assert line.format("SELECT, INSERT", 'via_role — via "PUBLIC"') in md
     assert line.format("SELECT, INSERT", "via_role — via PUBLIC") not in md
     assert line.format("SELECT", "via_everyone — via PUBLIC") in md
     assert line.format("SELECT, INSERT", "via_role — via &#34;PUBLIC&#34;") in html
     assert line.format("SELECT", "via_everyone — via PUBLIC") in html
+    assert line.format("SELECT, UPDATE", 'via_quoted — via """PUBLIC"""') in md

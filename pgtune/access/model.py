@@ -26,14 +26,19 @@ PUBLIC_KEYWORD = "PUBLIC"  # how files, statements and reasons spell PUBLIC
 
 
 def grantee_label(grantee: str) -> str:
-    """How a report's grantee list spells a grantee: ``PUBLIC`` for the pseudo-role; a role
+    '''How a report's grantee list spells a grantee: ``PUBLIC`` for the pseudo-role; a role
     that is itself named PUBLIC in any case (``CREATE ROLE "PUBLIC"`` is allowed, only
-    lowercase ``public`` is reserved) double-quoted as SQL needs it, so the two never read
-    alike; any other role by its name."""
+    lowercase ``public`` is reserved), or whose name starts with a double quote, quoted as SQL
+    quotes it, so that no role's label reads like the pseudo-role or like another role's label;
+    any other role by its name.
+
+    >>> [grantee_label(g) for g in ("", "PUBLIC", "Public", '"PUBLIC"', "app_ro")]
+    ['PUBLIC', '"PUBLIC"', '"Public"', '"""PUBLIC"""', 'app_ro']
+    '''
     if grantee == PUBLIC:
         return PUBLIC_KEYWORD
-    if grantee.upper() == PUBLIC_KEYWORD:
-        return f'"{grantee}"'
+    if grantee.upper() == PUBLIC_KEYWORD or grantee.startswith('"'):
+        return '"' + grantee.replace('"', '""') + '"'
     return grantee
 
 
